@@ -1,0 +1,113 @@
+"""The exceptions Zorghub raises on purpose.
+
+The JSON API maps every ``HubError`` to ``{"error": {"code": ..., "message": ...}}`` with
+the class's HTTP status; the ``code`` is stable and documented, the message is for people.
+
+    HubError
+    ├── ConfigError            a setting is missing or malformed (startup only)
+    ├── NotFound               404: no such object in this organisation
+    ├── Conflict               409: the object changed meanwhile, or already exists
+    │   └── DuplicateClient    a client with this number (or name + birth date) exists
+    ├── InvalidInput           422: a field is missing or malformed
+    ├── AuthError              401: not signed in, bad credentials, bad or expired token
+    │   └── LockedOut          429: too many failures; try again later
+    ├── Forbidden              403: signed in, but no right to this object
+    ├── RateLimited            429: too many requests
+    ├── PayloadTooLarge        413: over a size cap
+    └── ChannelError           502: a channel (IMAP, SMTP, Graph API) failed
+        └── DeliveryFailed     a send failed for good; shown on the message
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class HubError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str = "", **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message or self.code.replace("_", " ")
+        self.fields = fields
+
+    def __str__(self) -> str:
+        extra = ", ".join(f"{k}={v!r}" for k, v in self.fields.items())
+        return f"{self.message} ({extra})" if extra else self.message
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["details"] = {k: _plain(v) for k, v in self.fields.items()}
+        return {"error": body}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+class ConfigError(HubError):
+    code = "config_error"
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}", setting=setting)
+
+
+class NotFound(HubError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(HubError):
+    status = 409
+    code = "conflict"
+
+
+class DuplicateClient(Conflict):
+    code = "duplicate_client"
+
+
+class InvalidInput(HubError):
+    status = 422
+    code = "invalid_input"
+
+
+class AuthError(HubError):
+    status = 401
+    code = "not_authenticated"
+
+
+class LockedOut(AuthError):
+    status = 429
+    code = "locked_out"
+
+
+class Forbidden(HubError):
+    status = 403
+    code = "forbidden"
+
+
+class RateLimited(HubError):
+    status = 429
+    code = "rate_limited"
+
+
+class PayloadTooLarge(HubError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ChannelError(HubError):
+    status = 502
+    code = "channel_error"
+
+
+class DeliveryFailed(ChannelError):
+    code = "delivery_failed"

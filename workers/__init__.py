@@ -1,0 +1,1 @@
+"""arq workers: one job family per module (mail, outbound, webhooks, shifts, followups)."""
