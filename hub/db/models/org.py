@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import BigId, Base, IdPk, OrgScoped, Timestamped, UTCDateTime
+from hub.db.base import Base, BigId, IdPk, OrgScoped, Timestamped, UTCDateTime
 
 
 class Role(enum.StrEnum):

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import BigId, Base, IdPk, OrgScoped, UTCDateTime, utcnow
+from hub.db.base import Base, BigId, IdPk, OrgScoped, UTCDateTime, utcnow
 
 
 class UserSession(Base, OrgScoped):

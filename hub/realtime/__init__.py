@@ -1,0 +1,1 @@
+"""Websocket endpoints, the JSON frame protocol and per-process fan-out from Redis."""
