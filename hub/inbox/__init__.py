@@ -1,0 +1,1 @@
+"""The way into the inbox: normalise (pure) -> match to client -> thread -> store -> events."""

@@ -1,0 +1,132 @@
+"""Store one message in a conversation, exactly once, then announce it after commit.
+
+Every channel ends here: email, WhatsApp, Messenger, portal and staff replies. A message
+is idempotent by ``(organisation, channel, external_id)`` (invariant 2); it gets its
+per-conversation sequence number in the same transaction (invariant 1) and events are
+emitted to go out only after the commit (``hub.events``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.base import utcnow
+from hub.db.models import Conversation, Message
+from hub.db.models.messaging import ConversationStatus, DeliveryStatus, Direction
+from hub.db.sequence import next_seq
+from hub.events import emit
+from hub.realtime.topics import conversation_channel, inbox_channel
+
+PREVIEW_CHARS = 280
+
+
+@dataclasses.dataclass
+class NewMessage:
+    """What a channel (or a person) says; the store adds seq, timestamps and events."""
+
+    channel: str
+    direction: str
+    external_id: str
+    body_text: str = ""
+    full_text: str = ""
+    body_html: str = ""
+    subject: str = ""
+    sender_name: str = ""
+    sender_address: str = ""
+    sender_staff_id: int | None = None
+    sender_portal_user_id: int | None = None
+    sender_contact_id: int | None = None
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    delivery_status: str = DeliveryStatus.RECEIVED.value
+    skipped_attachments: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    created_at: dt.datetime | None = None
+
+
+async def find_existing(session: AsyncSession, organisation_id: int, channel: str,
+                        external_id: str) -> Message | None:
+    return await session.scalar(select(Message).where(
+        Message.organisation_id == organisation_id, Message.channel == channel,
+        Message.external_id == external_id))
+
+
+async def store_message(session: AsyncSession, conversation: Conversation,
+                        new: NewMessage) -> tuple[Message, bool]:
+    """Insert ``new`` into ``conversation``; returns (message, created).
+
+    A message already stored under the same external id is returned unchanged with
+    ``created=False``, also when a concurrent writer inserted it a moment ago.
+    """
+    org = conversation.organisation_id
+    existing = await find_existing(session, org, new.channel, new.external_id)
+    if existing is not None:
+        return existing, False
+    try:
+        async with session.begin_nested():
+            message = await _insert(session, conversation, new)
+    except IntegrityError:
+        existing = await find_existing(session, org, new.channel, new.external_id)
+        if existing is None:
+            raise
+        return existing, False
+    _touch_conversation(conversation, message)
+    _announce(session, conversation, message)
+    return message, True
+
+
+async def _insert(session: AsyncSession, conversation: Conversation,
+                  new: NewMessage) -> Message:
+    fields = dataclasses.asdict(new)
+    fields["created_at"] = new.created_at or utcnow()
+    message = Message(organisation_id=conversation.organisation_id,
+                      conversation_id=conversation.id,
+                      seq=await next_seq(session, Conversation, conversation.id), **fields)
+    session.add(message)
+    await session.flush()
+    return message
+
+
+def _touch_conversation(conversation: Conversation, message: Message) -> None:
+    # next_seq updated the row behind the ORM's back; reflect it
+    conversation.last_seq = message.seq
+    conversation.last_message_at = message.created_at
+    conversation.version = (conversation.version or 1) + 1
+    if message.direction == Direction.NOTE:
+        return
+    conversation.preview = (message.body_text or message.subject)[:PREVIEW_CHARS]
+    if message.direction == Direction.INBOUND:
+        conversation.last_inbound_at = message.created_at
+        if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
+            # a new message from outside reopens the conversation
+            conversation.status = ConversationStatus.OPEN.value
+            conversation.snoozed_until = None
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """The JSON shape of a message in realtime frames and the API."""
+    return {
+        "id": message.id, "conversation_id": message.conversation_id, "seq": message.seq,
+        "direction": message.direction, "channel": message.channel,
+        "sender_name": message.sender_name, "subject": message.subject,
+        "body_text": message.body_text, "body_html": message.body_html,
+        "delivery_status": message.delivery_status,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": message.deleted_at is not None,
+    }
+
+
+def _announce(session: AsyncSession, conversation: Conversation, message: Message) -> None:
+    org = conversation.organisation_id
+    emit(session, conversation_channel(org, conversation.id),
+         {"type": "message", "stream": f"conversation:{conversation.id}",
+          "seq": message.seq, "message": message_payload(message)})
+    emit(session, inbox_channel(org),
+         {"type": "conversation_updated", "conversation_id": conversation.id,
+          "client_id": conversation.client_id, "status": conversation.status,
+          "seq": message.seq})
