@@ -1,4 +1,5 @@
-"""The ``hub`` command: run, web, worker, migrate, demo, create-admin, import-clients."""
+"""The ``hub`` command: run, web, worker, migrate, demo, create-admin, import-clients,
+create-token."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hub.errors import HubError
 from hub.settings import Settings
 
 
@@ -22,7 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_environ()
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.handler(settings, args) or 0)
+    try:
+        return int(args.handler(settings, args) or 0)
+    except HubError as exc:  # a refusal with a reason (bad password, unknown org): no traceback
+        print(f"fout: {exc.message}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="report, change nothing")
     p.add_argument("--encoding", help="file encoding (default: detect UTF-8, else cp1252)")
     p.set_defaults(handler=cmd_import_clients)
+    p = sub.add_parser("create-token", help="create an API token (printed once)")
+    p.add_argument("--org", help="organisation slug")
+    p.add_argument("--name", required=True, help="what the token is for, e.g. the ECD")
+    p.set_defaults(handler=cmd_create_token)
     return parser
 
 
@@ -69,9 +79,11 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.app import create_app
+    from hub.realtime.app import uvicorn_options
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, ws="websockets",
-                log_level=settings.log_level.lower(), proxy_headers=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                log_level=settings.log_level.lower(), proxy_headers=True,
+                **uvicorn_options(settings))
     return 0
 
 
@@ -126,6 +138,16 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
     staff_id = asyncio.run(create_admin(settings, args.org or settings.default_org_slug,
                                         args.email, args.name, password))
     print(f"admin {args.email} created (id {staff_id})")
+    return 0
+
+
+def cmd_create_token(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.records.staff import issue_api_token
+
+    token = asyncio.run(issue_api_token(settings, args.org or settings.default_org_slug,
+                                        args.name))
+    print(token)
+    print("Bewaar dit token nu: het wordt niet nog eens getoond.", file=sys.stderr)
     return 0
 
 
