@@ -9,9 +9,15 @@ the class's HTTP status; the ``code`` is stable and documented, the message is f
     ├── Conflict               409: the object changed meanwhile, or already exists
     │   └── DuplicateClient    a client with this number (or name + birth date) exists
     ├── InvalidInput           422: a field is missing or malformed
+    │   ├── FileTypeNotAllowed 415: an upload whose type is not on the allowed list
+    │   └── MessagingWindowClosed  WhatsApp/Messenger will not take a free answer now
     ├── AuthError              401: not signed in, bad credentials, bad or expired token
     │   └── LockedOut          429: too many failures; try again later
     ├── Forbidden              403: signed in, but no right to this object
+    │   ├── CsrfFailed         the form or request lacks a valid CSRF token
+    │   ├── WebhookSignatureInvalid  a webhook without a valid X-Hub-Signature-256
+    │   ├── WebhookVerificationFailed  a subscription check with the wrong verify token
+    │   └── WebhookNotConfigured  no app secret / verify token set: nothing can be checked
     ├── RateLimited            429: too many requests
     ├── PayloadTooLarge        413: over a size cap
     └── ChannelError           502: a channel (IMAP, SMTP, Graph API) failed
@@ -79,6 +85,15 @@ class InvalidInput(HubError):
     code = "invalid_input"
 
 
+class FileTypeNotAllowed(InvalidInput):
+    status = 415
+    code = "file_type_not_allowed"
+
+
+class MessagingWindowClosed(InvalidInput):
+    code = "messaging_window_closed"
+
+
 class AuthError(HubError):
     status = 401
     code = "not_authenticated"
@@ -92,6 +107,23 @@ class LockedOut(AuthError):
 class Forbidden(HubError):
     status = 403
     code = "forbidden"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+class WebhookSignatureInvalid(Forbidden):
+    code = "webhook_signature_invalid"
+
+
+class WebhookVerificationFailed(Forbidden):
+    code = "webhook_verification_failed"
+
+
+class WebhookNotConfigured(Forbidden):
+    # nothing can be verified yet; Meta redelivers what was not answered with 200
+    code = "webhook_not_configured"
 
 
 class RateLimited(HubError):

@@ -61,12 +61,28 @@ class Settings:
     smtp_password: str = ""
     # sender address of notification mail
     mail_from: str = "zorghub@example.nl"
+    # seconds between polls of a mailbox whose server has no IMAP IDLE
+    mail_poll_seconds: float = 60.0
+    # seconds one IMAP IDLE lasts before it is renewed (servers drop it after 30 minutes)
+    mail_idle_seconds: float = 1500.0
+    # seconds before the first retry after an IMAP failure; doubles up to 5 minutes
+    mail_backoff_seconds: float = 5.0
+    # messages fetched from IMAP (and stored) per batch and transaction
+    mail_fetch_batch: int = 50
+    # processes that parse and sanitise mail next to the worker; 0 parses in the worker
+    mail_parse_processes: int = 1
+    # extra trusted CA certificates (PEM file) for IMAP/SMTP servers; empty: system only
+    mail_ca_file: str = ""
     # base URL of the Meta Graph API (changed in tests to a local server)
     graph_api_url: str = "https://graph.facebook.com/v21.0"
     # app secret used to verify Meta webhook signatures
     meta_app_secret: str = ""
     # token Meta echoes when verifying a webhook subscription
     meta_verify_token: str = ""
+    # biggest Meta webhook body accepted, in bytes (Meta's batches are far smaller)
+    meta_webhook_max_bytes: int = 1024 * 1024
+    # seconds one Graph API request (send, media download) may take before it is retried
+    graph_timeout_seconds: float = 20.0
     # biggest websocket frame accepted, in bytes
     ws_max_frame_bytes: int = 64 * 1024
     # frames per 10 seconds per connection before it is closed as a flood
@@ -75,6 +91,10 @@ class Settings:
     ws_heartbeat_seconds: float = 20.0
     # seconds before an unread message notifies an offline recipient
     notify_delay_seconds: int = 120
+    # bytes of frames queued for one websocket before it is dropped as too slow (it resumes)
+    ws_send_buffer_bytes: int = 256 * 1024
+    # Web Push VAPID private key (base64url, raw P-256); empty means one kept in data_dir
+    vapid_private_key: str = ""
     # log level: DEBUG, INFO, WARNING, ERROR
     log_level: str = "INFO"
 

@@ -14,7 +14,10 @@ from hub.db.models import (
     Client,
     ClientContact,
     Conversation,
+    Mailbox,
     Organisation,
+    PortalLink,
+    PortalUser,
     Staff,
     Team,
     TeamMembership,
@@ -102,3 +105,36 @@ async def make_conversation(
     session.add(conversation)
     await session.flush()
     return conversation
+
+
+async def make_portal_user(
+    session: AsyncSession, org: Organisation, *, clients: tuple[Client, ...] = (),
+    relation: str = "self", **fields: Any,
+) -> PortalUser:
+    """A portal account, linked to ``clients`` with ``relation``."""
+    n = _n()
+    user = PortalUser(organisation_id=org.id, email=fields.pop("email", f"portaal{n}@familie.test"),
+                      name=fields.pop("name", f"Ingrid Bakker {n}"), **fields)
+    session.add(user)
+    await session.flush()
+    for client in clients:
+        session.add(PortalLink(organisation_id=org.id, portal_user_id=user.id,
+                               client_id=client.id, relation=relation))
+    await session.flush()
+    return user
+
+
+async def make_mailbox(session: AsyncSession, org: Organisation, **fields: Any) -> Mailbox:
+    """A shared mailbox; point ``imap_host``/``imap_port``/``imap_user`` at a test server."""
+    n = _n()
+    mailbox = Mailbox(
+        organisation_id=org.id, name=fields.pop("name", f"Zorgteam {n}"),
+        address=fields.pop("address", f"zorgteam{n}@zorg.test"),
+        imap_host=fields.pop("imap_host", "127.0.0.1"), imap_port=fields.pop("imap_port", 143),
+        imap_security=fields.pop("imap_security", "none"),
+        imap_user=fields.pop("imap_user", f"zorgteam{n}"),
+        imap_password=fields.pop("imap_password", "geheim"), **fields,
+    )
+    session.add(mailbox)
+    await session.flush()
+    return mailbox

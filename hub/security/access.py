@@ -2,8 +2,9 @@
 
 - staff: a care relationship with the client, personally (caseload) or through a team
   they belong to; a coordinator of a team sees all of that team's clients;
-- admin: manages settings and users, but reads client data only through an audited
-  emergency access (``hub.security.emergency``), never by role alone;
+- admin: manages settings and users, but reads client data only through an audited,
+  time-limited emergency access (``EmergencyAccess`` rows, made by
+  ``hub.web.staff_pages.emergency_access``), never by role alone;
 - portal user: only the clients they are linked to;
 - api token: the client records of its organisation (for an ECD sync), not conversations.
 
@@ -20,7 +21,15 @@ from sqlalchemy import Select, and_, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from hub.db.models import CareRelationship, Client, Conversation, PortalLink, TeamMembership
+from hub.db.models import (
+    CareRelationship,
+    Client,
+    Conversation,
+    EmergencyAccess,
+    PortalLink,
+    RoomMember,
+    TeamMembership,
+)
 from hub.security.principal import Principal
 
 
@@ -44,7 +53,9 @@ def visible_client_ids(who: Principal) -> Select[Any]:
             PortalLink.organisation_id == org, PortalLink.portal_user_id == who.user_id)
     if who.kind == "api":
         return select(Client.id).where(Client.organisation_id == org)
-    if who.kind != "staff" or who.role == "admin":
+    if who.kind == "staff" and who.role == "admin":
+        return emergency_client_ids(who)
+    if who.kind != "staff":
         return select(Client.id).where(Client.id.is_(None))
     my_teams = select(TeamMembership.team_id).where(
         TeamMembership.organisation_id == org, TeamMembership.staff_id == who.user_id)
@@ -58,6 +69,14 @@ def visible_client_ids(who: Principal) -> Select[Any]:
     by_team = select(Client.id).where(Client.organisation_id == org,
                                       Client.team_id.in_(coordinated))
     return select(by_relationship.union(by_team).subquery().c[0])
+
+
+def emergency_client_ids(who: Principal) -> Select[Any]:
+    """Clients this admin opened through a current emergency access ("break the glass")."""
+    return select(EmergencyAccess.client_id).where(
+        EmergencyAccess.organisation_id == who.organisation_id,
+        EmergencyAccess.staff_id == who.user_id,
+        EmergencyAccess.expires_at > dt.datetime.now(dt.UTC))
 
 
 async def can_see_client(session: AsyncSession, who: Principal, client_id: int) -> bool:
@@ -81,7 +100,8 @@ def conversation_visibility(who: Principal) -> ColumnElement[bool]:
         return and_(in_org, Conversation.channel == "portal",
                     Conversation.client_id.in_(visible_client_ids(who)))
     if who.kind == "staff" and who.role == "admin":
-        return and_(in_org, Conversation.client_id.is_(None))
+        return and_(in_org, or_(Conversation.client_id.is_(None),
+                                Conversation.client_id.in_(emergency_client_ids(who))))
     return and_(in_org, ~true())
 
 
@@ -91,3 +111,19 @@ async def can_see_conversation(
     query = select(exists().where(Conversation.id == conversation_id,
                                   conversation_visibility(who)))
     return bool(await session.scalar(query))
+
+
+async def can_subscribe(session: AsyncSession, who: Principal, stream: str) -> bool:
+    """May ``who`` follow a realtime stream: ``conversation:<id>``, ``room:<id>``, ``inbox``?
+
+    The websocket layer asks this for every subscribe frame, so a socket gets only the
+    streams its pages could show.
+    """
+    kind, _, raw = stream.partition(":")
+    if kind == "conversation" and raw.isdigit():
+        return await can_see_conversation(session, who, int(raw))
+    if kind == "room" and raw.isdigit() and who.kind == "staff":
+        return bool(await session.scalar(select(exists().where(
+            RoomMember.room_id == int(raw), RoomMember.staff_id == who.user_id,
+            RoomMember.organisation_id == who.organisation_id))))
+    return kind == "inbox" and not raw and who.kind == "staff"

@@ -11,13 +11,21 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import logging
+from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from hub.db.base import utcnow
-from hub.db.models import AuditRecord
-from hub.security.principal import Principal
+from hub.db.models import AuditRecord, Organisation
+from hub.errors import Forbidden
+from hub.security.principal import Principal, anonymous_principal
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class Event(enum.StrEnum):
@@ -85,9 +93,17 @@ async def record(
 
 
 async def _lock_chain(session: AsyncSession, organisation_id: int) -> None:
-    """Serialise writers of one organisation's chain (SQLite serialises writers anyway)."""
+    """Serialise writers of one organisation's chain until the transaction ends.
+
+    Two writers that read the same last hash would fork the chain. PostgreSQL: an
+    advisory lock. SQLite: its one write lock, which the driver takes only at the first
+    write of a transaction, so write (a no-op update) before reading the last hash.
+    """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(7513, :org)"),
+                              {"org": organisation_id})
+    else:
+        await session.execute(text("UPDATE organisations SET id = id WHERE id = :org"),
                               {"org": organisation_id})
 
 
@@ -103,3 +119,44 @@ async def verify_chain(session: AsyncSession, organisation_id: int) -> int | Non
             return row.id
         previous = row.hash
     return None
+
+
+async def record_anonymous(
+    session: AsyncSession, settings: Settings, organisation_id: int | None,
+    event: Event | str, *, ip: str, user_agent: str, detail: str,
+    outcome: Outcome | str = Outcome.DENIED,
+) -> AuditRecord | None:
+    """Audit someone not signed in (bad password, forged cookie) in an organisation's chain.
+
+    When the organisation is unknown (a forged cookie names none) the line goes to the
+    default organisation, the single tenant of most installations.
+    """
+    org = organisation_id or await session.scalar(
+        select(Organisation.id).where(Organisation.slug == settings.default_org_slug))
+    if org is None:
+        log.warning("not audited (no organisation): %s %s from %s", event, detail, ip)
+        return None
+    who = anonymous_principal(org, ip, user_agent)
+    return await record(session, who, event, outcome=outcome, detail=detail)
+
+
+class AuditLogIsAppendOnly(Forbidden):
+    code = "audit_append_only"
+
+
+@sa_event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state: ORMExecuteState) -> None:
+    """No UPDATE or DELETE statement on the audit log through the application."""
+    if (state.is_update or state.is_delete) and _targets_audit(state):
+        raise AuditLogIsAppendOnly("Het auditlog kan niet worden gewijzigd.")
+
+
+def _targets_audit(state: ORMExecuteState) -> bool:
+    table = getattr(state.statement, "table", None)
+    return getattr(table, "name", None) == AuditRecord.__tablename__
+
+
+@sa_event.listens_for(AuditRecord, "before_update")
+@sa_event.listens_for(AuditRecord, "before_delete")
+def _refuse_row_changes(mapper: Any, connection: Any, target: AuditRecord) -> None:
+    raise AuditLogIsAppendOnly("Het auditlog kan niet worden gewijzigd.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-PrincipalKind = Literal["staff", "portal", "api", "system"]
+PrincipalKind = Literal["staff", "portal", "api", "system", "anonymous"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +24,10 @@ class Principal:
     user_agent: str = ""
     # on whose behalf (e.g. a representative's relation to the client)
     on_behalf_of: str = ""
+    # a TOTP code was checked for this session (the audit log demands it)
+    second_factor: bool = False
+    # interface language chosen by the user: nl or en ("" = organisation default)
+    language: str = ""
 
     @property
     def is_staff(self) -> bool:
@@ -35,6 +39,12 @@ class Principal:
 
     def at(self, ip: str, user_agent: str) -> Principal:
         return dataclasses.replace(self, ip=ip, user_agent=user_agent[:300])
+
+
+def anonymous_principal(organisation_id: int, ip: str = "", user_agent: str = "") -> Principal:
+    """Someone not (validly) signed in: a failed login, a forged cookie. Audited too."""
+    return Principal("anonymous", organisation_id, None, "anoniem", "anonymous", ip=ip,
+                     user_agent=user_agent[:300])
 
 
 def system_principal(organisation_id: int, name: str = "systeem") -> Principal:

@@ -13,16 +13,18 @@ from hub.db.models.messaging import (
     Message,
     QuarantinedItem,
     ReadMarker,
+    WebhookDelivery,
 )
 from hub.db.models.org import ApiToken, Organisation, Staff, Team, TeamMembership
-from hub.db.models.security import AuditRecord, OneTimeLink, UserSession
+from hub.db.models.security import AuditRecord, EmergencyAccess, OneTimeLink, UserSession
 from hub.db.models.shifts import Leave, Shift, ShiftCall, ShiftOffer
 
 __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "CannedReply", "CareRelationship",
     "ChannelAccount", "ChatMessage", "Client", "ClientContact", "Conversation",
-    "EmailReceipt", "FollowUpRule", "Leave", "Mailbox", "Message", "OneTimeLink",
+    "EmailReceipt", "EmergencyAccess", "FollowUpRule", "Leave", "Mailbox", "Message", "OneTimeLink",
     "Organisation", "PendingNotification", "PortalLink", "PortalUser", "PushSubscription",
     "QuarantinedItem", "ReadMarker", "Room", "RoomMember", "ScheduledFollowUp", "Shift",
     "ShiftCall", "ShiftOffer", "Staff", "Team", "TeamMembership", "UserSession",
+    "WebhookDelivery",
 ]

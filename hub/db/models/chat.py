@@ -6,7 +6,16 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, OrgScoped, UTCDateTime
@@ -50,6 +59,8 @@ class ChatMessage(Base, OrgScoped):
     __table_args__ = (
         UniqueConstraint("room_id", "seq"),
         UniqueConstraint("room_id", "sender_staff_id", "client_message_id"),
+        # resume after an edit: WHERE room_id = ? AND changed_seq > ?
+        Index("ix_chat_messages_room_changed", "room_id", "changed_seq"),
     )
     room_id: Mapped[int] = mapped_column(BigId, ForeignKey("rooms.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
@@ -63,6 +74,9 @@ class ChatMessage(Base, OrgScoped):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the room sequence number of the last edit or delete, so a client resuming after it
+    # gets the change from the database (an edit takes a number like a new message)
+    changed_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class PendingNotification(Base, OrgScoped):
@@ -76,6 +90,9 @@ class PendingNotification(Base, OrgScoped):
     )
     # what to link to: "room:12:seq:40" or "conversation:7:seq:3"
     dedupe_key: Mapped[str] = mapped_column(String(120))
+    # "room:12" or "conversation:7" and the message's seq there: reading past it cancels
+    stream: Mapped[str] = mapped_column(String(60), default="")
+    seq: Mapped[int] = mapped_column(Integer, default=0)
     link: Mapped[str] = mapped_column(String(500))
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import Base, BigId, OrgScoped, UTCDateTime
+from hub.db.base import Base, BigId, IdPk, OrgScoped, UTCDateTime, utcnow
 
 
 class Channel(enum.StrEnum):
@@ -59,12 +59,20 @@ class ConversationStatus(enum.StrEnum):
 class Conversation(Base, OrgScoped):
     __tablename__ = "conversations"
     __table_args__ = (
+        # the inbox pages newest first on (last_message_at, id); each common filter has an
+        # index that yields that order, so the first page never sorts the whole table
         Index("ix_conversations_org_activity", "organisation_id", "last_message_at", "id"),
         Index("ix_conversations_org_status_activity", "organisation_id", "status",
-              "last_message_at"),
+              "last_message_at", "id"),
+        Index("ix_conversations_org_channel_activity", "organisation_id", "channel",
+              "last_message_at", "id"),
+        Index("ix_conversations_client_activity", "client_id", "last_message_at", "id"),
+        Index("ix_conversations_assignee_activity", "assignee_staff_id", "last_message_at",
+              "id"),
+        Index("ix_conversations_team_activity", "assignee_team_id", "last_message_at", "id"),
     )
     client_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("clients.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("clients.id", ondelete="SET NULL")
     )
     # the contact who started it (may be a representative writing about the client)
     contact_id: Mapped[int | None] = mapped_column(
@@ -73,22 +81,29 @@ class Conversation(Base, OrgScoped):
     channel: Mapped[str] = mapped_column(String(20))
     subject: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[str] = mapped_column(String(20), default=ConversationStatus.OPEN.value)
-    snoozed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the snooze sweep looks for due ones across organisations
+    snoozed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     assignee_staff_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("staff.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("staff.id", ondelete="SET NULL")
     )
     assignee_team_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("teams.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("teams.id", ondelete="SET NULL")
     )
     mailbox_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("mailboxes.id", ondelete="SET NULL")
+    )
+    # the WhatsApp number or Messenger page the conversation runs through (replies go out
+    # from the same one)
+    channel_account_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("channel_accounts.id", ondelete="SET NULL")
     )
     # random token carried in our outbound Message-IDs so replies find their way back
     thread_token: Mapped[str] = mapped_column(String(32), unique=True)
     # the outside party's address on this channel (email, wa_id, psid)
     external_party: Mapped[str | None] = mapped_column(String(254))
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    last_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # set from the start (not NULL) so keyset paging sees every conversation in one order
+    last_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     last_inbound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     preview: Mapped[str] = mapped_column(String(300), default="")
     # bumped on every change; forms carry it so a stale form cannot overwrite newer state
@@ -100,6 +115,8 @@ class Message(Base, OrgScoped):
     __table_args__ = (
         UniqueConstraint("organisation_id", "channel", "external_id"),
         UniqueConstraint("conversation_id", "seq"),
+        # status webhooks and echoes name our outbound messages by the vendor's id
+        UniqueConstraint("organisation_id", "channel", "remote_id"),
     )
     conversation_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("conversations.id", ondelete="CASCADE"), index=True
@@ -133,6 +150,9 @@ class Message(Base, OrgScoped):
         String(20), default=DeliveryStatus.RECEIVED.value
     )
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    # the id the vendor gave our outbound message (WhatsApp wamid, Messenger mid), set
+    # once it was accepted; a send job that finds it set sends nothing again
+    remote_id: Mapped[str | None] = mapped_column(String(500))
     send_attempts: Mapped[int] = mapped_column(Integer, default=0)
     edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -240,6 +260,10 @@ class ChannelAccount(Base, OrgScoped):
     name: Mapped[str] = mapped_column(String(120))
     access_token: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # WhatsApp: the approved template sent outside the 24-hour window; its body has one
+    # parameter, the portal link, and no client details (invariant 6)
+    notice_template: Mapped[str] = mapped_column(String(512), default="")
+    notice_language: Mapped[str] = mapped_column(String(15), default="nl")
 
 
 class QuarantinedItem(Base, OrgScoped):
@@ -253,6 +277,31 @@ class QuarantinedItem(Base, OrgScoped):
     # e.g. "uidvalidity/uid" or a webhook delivery id
     external_ref: Mapped[str] = mapped_column(String(255), default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # the same bad mail fetched again (a rescan) is recognised and not kept twice
+    raw_sha256: Mapped[str] = mapped_column(String(64), default="", index=True)
     reason: Mapped[str] = mapped_column(Text)
     retries: Mapped[int] = mapped_column(Integer, default=0)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(Base, IdPk):
+    """A signed webhook POST from Meta, kept byte for byte until a worker has taken it in.
+
+    Stored before the 200 goes back, so nothing Meta delivered is lost when the worker or
+    Redis is down; the sweep finds rows still unprocessed. The organisation is learned
+    while processing (from the WhatsApp number or Messenger page the payload names).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_pending", "processed_at", "received_at"),)
+    organisation_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    # whatsapp or messenger: which endpoint received it
+    source: Mapped[str] = mapped_column(String(20))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # why processing failed, or what was skipped (unknown account, unknown message id)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -76,3 +76,18 @@ class AuditRecord(Base, IdPk):
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class EmergencyAccess(Base, OrgScoped):
+    """"Break the glass": an admin's time-limited access to one client, with a reason."""
+
+    __tablename__ = "emergency_access"
+    __table_args__ = (Index("ix_emergency_staff_client", "staff_id", "client_id"),)
+    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # the audit line that recorded it, so the privacy officer can follow it up
+    audit_record_id: Mapped[int | None] = mapped_column(BigId)

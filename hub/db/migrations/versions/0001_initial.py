@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 07:46:53.349594
+Create Date: 2026-11-22 08:14:19.406631
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column("access_token", sa.Text(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("notice_template", sa.String(length=512), nullable=False),
+        sa.Column("notice_language", sa.String(length=15), nullable=False),
         sa.Column(
             "organisation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -198,6 +200,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
         sa.Column("totp_last_step", sa.Integer(), nullable=True),
+        sa.Column("recovery_codes", sa.JSON(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("failed_logins", sa.Integer(), nullable=False),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
@@ -296,6 +299,39 @@ def upgrade() -> None:
     with op.batch_alter_table("teams", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_teams_organisation_id"), ["organisation_id"], unique=False
+        )
+
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column(
+            "organisation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_webhook_deliveries_organisation_id_organisations"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_organisation_id"), ["organisation_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_webhook_deliveries_pending", ["processed_at", "received_at"], unique=False
         )
 
     op.create_table(
@@ -512,6 +548,8 @@ def upgrade() -> None:
             "portal_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("dedupe_key", sa.String(length=120), nullable=False),
+        sa.Column("stream", sa.String(length=60), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("link", sa.String(length=500), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
@@ -609,6 +647,7 @@ def upgrade() -> None:
         ),
         sa.Column("external_ref", sa.String(length=255), nullable=False),
         sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("raw_sha256", sa.String(length=64), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("retries", sa.Integer(), nullable=False),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
@@ -640,6 +679,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_quarantine_organisation_id"), ["organisation_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_quarantine_raw_sha256"), ["raw_sha256"], unique=False)
 
     op.create_table(
         "rooms",
@@ -899,6 +939,7 @@ def upgrade() -> None:
         sa.Column("meta", sa.JSON(), nullable=False),
         sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("changed_seq", sa.Integer(), nullable=True),
         sa.Column(
             "organisation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -939,6 +980,9 @@ def upgrade() -> None:
     with op.batch_alter_table("chat_messages", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_chat_messages_organisation_id"), ["organisation_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_chat_messages_room_changed", ["room_id", "changed_seq"], unique=False
         )
 
     op.create_table(
@@ -992,6 +1036,56 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_client_contacts_whatsapp_id"), ["whatsapp_id"], unique=False
         )
+
+    op.create_table(
+        "emergency_access",
+        sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "audit_record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "organisation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["clients.id"],
+            name=op.f("fk_emergency_access_client_id_clients"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_emergency_access_organisation_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["staff.id"],
+            name=op.f("fk_emergency_access_staff_id_staff"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_emergency_access")),
+    )
+    with op.batch_alter_table("emergency_access", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_emergency_access_client_id"), ["client_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_emergency_access_organisation_id"), ["organisation_id"], unique=False
+        )
+        batch_op.create_index("ix_emergency_staff_client", ["staff_id", "client_id"], unique=False)
 
     op.create_table(
         "portal_links",
@@ -1165,6 +1259,11 @@ def upgrade() -> None:
         sa.Column(
             "mailbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column(
+            "channel_account_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
         sa.Column("thread_token", sa.String(length=32), nullable=False),
         sa.Column("external_party", sa.String(length=254), nullable=True),
         sa.Column("last_seq", sa.Integer(), nullable=False),
@@ -1192,6 +1291,12 @@ def upgrade() -> None:
             ["assignee_team_id"],
             ["teams.id"],
             name=op.f("fk_conversations_assignee_team_id_teams"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["channel_account_id"],
+            ["channel_accounts.id"],
+            name=op.f("fk_conversations_channel_account_id_channel_accounts"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
@@ -1223,24 +1328,38 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_conversations_assignee_staff_id"), ["assignee_staff_id"], unique=False
+            "ix_conversations_assignee_activity",
+            ["assignee_staff_id", "last_message_at", "id"],
+            unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_conversations_assignee_team_id"), ["assignee_team_id"], unique=False
+            "ix_conversations_client_activity", ["client_id", "last_message_at", "id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_conversations_client_id"), ["client_id"], unique=False)
         batch_op.create_index(
             "ix_conversations_org_activity",
             ["organisation_id", "last_message_at", "id"],
             unique=False,
         )
         batch_op.create_index(
+            "ix_conversations_org_channel_activity",
+            ["organisation_id", "channel", "last_message_at", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_conversations_org_status_activity",
-            ["organisation_id", "status", "last_message_at"],
+            ["organisation_id", "status", "last_message_at", "id"],
             unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_conversations_organisation_id"), ["organisation_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_conversations_snoozed_until"), ["snoozed_until"], unique=False
+        )
+        batch_op.create_index(
+            "ix_conversations_team_activity",
+            ["assignee_team_id", "last_message_at", "id"],
+            unique=False,
         )
 
     op.create_table(
@@ -1320,6 +1439,7 @@ def upgrade() -> None:
         sa.Column("meta", sa.JSON(), nullable=False),
         sa.Column("delivery_status", sa.String(length=20), nullable=False),
         sa.Column("delivery_error", sa.Text(), nullable=True),
+        sa.Column("remote_id", sa.String(length=500), nullable=True),
         sa.Column("send_attempts", sa.Integer(), nullable=False),
         sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
@@ -1371,6 +1491,12 @@ def upgrade() -> None:
             "channel",
             "external_id",
             name=op.f("uq_messages_organisation_id_channel_external_id"),
+        ),
+        sa.UniqueConstraint(
+            "organisation_id",
+            "channel",
+            "remote_id",
+            name=op.f("uq_messages_organisation_id_channel_remote_id"),
         ),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
@@ -1653,12 +1779,14 @@ def downgrade() -> None:
 
     op.drop_table("shift_offers")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversations_team_activity")
+        batch_op.drop_index(batch_op.f("ix_conversations_snoozed_until"))
         batch_op.drop_index(batch_op.f("ix_conversations_organisation_id"))
         batch_op.drop_index("ix_conversations_org_status_activity")
+        batch_op.drop_index("ix_conversations_org_channel_activity")
         batch_op.drop_index("ix_conversations_org_activity")
-        batch_op.drop_index(batch_op.f("ix_conversations_client_id"))
-        batch_op.drop_index(batch_op.f("ix_conversations_assignee_team_id"))
-        batch_op.drop_index(batch_op.f("ix_conversations_assignee_staff_id"))
+        batch_op.drop_index("ix_conversations_client_activity")
+        batch_op.drop_index("ix_conversations_assignee_activity")
 
     op.drop_table("conversations")
     with op.batch_alter_table("shift_calls", schema=None) as batch_op:
@@ -1678,6 +1806,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_portal_links_client_id"))
 
     op.drop_table("portal_links")
+    with op.batch_alter_table("emergency_access", schema=None) as batch_op:
+        batch_op.drop_index("ix_emergency_staff_client")
+        batch_op.drop_index(batch_op.f("ix_emergency_access_organisation_id"))
+        batch_op.drop_index(batch_op.f("ix_emergency_access_client_id"))
+
+    op.drop_table("emergency_access")
     with op.batch_alter_table("client_contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_client_contacts_whatsapp_id"))
         batch_op.drop_index(batch_op.f("ix_client_contacts_phone"))
@@ -1688,6 +1822,7 @@ def downgrade() -> None:
 
     op.drop_table("client_contacts")
     with op.batch_alter_table("chat_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_chat_messages_room_changed")
         batch_op.drop_index(batch_op.f("ix_chat_messages_organisation_id"))
 
     op.drop_table("chat_messages")
@@ -1721,6 +1856,7 @@ def downgrade() -> None:
 
     op.drop_table("rooms")
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_quarantine_raw_sha256"))
         batch_op.drop_index(batch_op.f("ix_quarantine_organisation_id"))
 
     op.drop_table("quarantine")
@@ -1756,6 +1892,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_tokens_organisation_id"))
 
     op.drop_table("api_tokens")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_deliveries_pending")
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_organisation_id"))
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("teams", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_teams_organisation_id"))
 

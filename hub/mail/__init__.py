@@ -1,0 +1,1 @@
+"""Outgoing mail of the hub itself (invitations, password resets, notifications)."""

@@ -1,0 +1,1 @@
+"""Page helpers shared by every area: one Jinja2 environment, language, error pages."""
