@@ -1,5 +1,5 @@
 """The ``hub`` command: run, web, worker, migrate, demo, create-admin, import-clients,
-create-token."""
+create-token, add-channel."""
 
 from __future__ import annotations
 
@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--org", help="organisation slug")
     p.add_argument("--name", required=True, help="what the token is for, e.g. the ECD")
     p.set_defaults(handler=cmd_create_token)
+    p = sub.add_parser("add-channel", help="connect a WhatsApp number or Facebook Page")
+    p.add_argument("--org", help="organisation slug")
+    p.add_argument("--kind", required=True, choices=["whatsapp", "messenger"])
+    p.add_argument("--account-id", required=True,
+                   help="WhatsApp phone_number_id or Facebook Page id")
+    p.add_argument("--name", required=True, help="how staff see it, e.g. 'WhatsApp team Noord'")
+    p.add_argument("--token-stdin", action="store_true",
+                   help="read the access token from standard input instead of prompting")
+    p.add_argument("--notice-template", default="",
+                   help="WhatsApp: approved template sent outside the 24-hour window "
+                        "(one body parameter: the portal link)")
+    p.add_argument("--notice-language", default="nl", help="language code of that template")
+    p.add_argument("--disabled", action="store_true", help="connect it switched off")
+    p.set_defaults(handler=cmd_add_channel)
     return parser
 
 
@@ -148,6 +162,21 @@ def cmd_create_token(settings: Settings, args: argparse.Namespace) -> int:
                                         args.name))
     print(token)
     print("Bewaar dit token nu: het wordt niet nog eens getoond.", file=sys.stderr)
+    return 0
+
+
+def cmd_add_channel(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.channels.accounts import AccountInput, add_channel
+
+    if args.token_stdin:
+        token = sys.stdin.readline().strip()
+    else:
+        token = getpass.getpass("Toegangstoken: ").strip()
+    account = AccountInput(kind=args.kind, external_account_id=args.account_id,
+                           name=args.name, access_token=token,
+                           notice_template=args.notice_template,
+                           notice_language=args.notice_language, enabled=not args.disabled)
+    print(asyncio.run(add_channel(settings, args.org or settings.default_org_slug, account)))
     return 0
 
 
