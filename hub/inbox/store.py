@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.db.base import utcnow
 from hub.db.models import Conversation, Message
@@ -79,6 +82,40 @@ async def store_message(session: AsyncSession, conversation: Conversation,
     return message, True
 
 
+async def store_new_messages(session: AsyncSession,
+                             items: Sequence[tuple[Conversation, NewMessage]]) -> list[Message]:
+    """Insert many messages whose external ids the caller has just looked up in this
+    transaction (the mail poller, a batch at a time). The same numbering, touches and
+    announcements as ``store_message``, in three statements: one sequence bump for all
+    conversations, one multi-row INSERT, one UPDATE of the touched conversations. A
+    concurrent duplicate fails the caller's transaction (IntegrityError)."""
+    if not items:
+        return []
+    bumps = Counter(conversation.id for conversation, _ in items)
+    result = await session.execute(
+        update(Conversation).where(Conversation.id.in_(list(bumps)))
+        .values(last_seq=Conversation.last_seq + case(dict(bumps), value=Conversation.id))
+        .returning(Conversation.id, Conversation.last_seq)
+        .execution_options(synchronize_session=False))
+    following = {cid: int(last) - bumps[cid] + 1 for cid, last in result.all()}
+    now = utcnow()
+    messages = []
+    for conversation, new in items:
+        # a shallow copy: asdict() would deep-copy every meta dict
+        fields = {f.name: getattr(new, f.name) for f in dataclasses.fields(new)}
+        fields["created_at"] = new.created_at or now
+        messages.append(Message(organisation_id=conversation.organisation_id,
+                                conversation_id=conversation.id,
+                                seq=following[conversation.id], **fields))
+        following[conversation.id] += 1
+    session.add_all(messages)
+    await session.flush()
+    for (conversation, _), message in zip(items, messages, strict=True):
+        _touch_conversation(conversation, message)
+        _announce(session, conversation, message)
+    return messages
+
+
 async def _insert(session: AsyncSession, conversation: Conversation,
                   new: NewMessage) -> Message:
     fields = dataclasses.asdict(new)
@@ -92,8 +129,10 @@ async def _insert(session: AsyncSession, conversation: Conversation,
 
 
 def _touch_conversation(conversation: Conversation, message: Message) -> None:
-    # next_seq updated the row behind the ORM's back; reflect it
-    conversation.last_seq = message.seq
+    # next_seq updated the row behind the ORM's back; reflect it without writing it again
+    # at flush (an absolute write could undo a concurrent writer's increment on SQLite,
+    # where releasing the savepoint already ended the transaction and its lock)
+    set_committed_value(conversation, "last_seq", message.seq)
     conversation.last_message_at = message.created_at
     conversation.version = (conversation.version or 1) + 1
     if message.direction == Direction.NOTE:
@@ -115,6 +154,8 @@ def message_payload(message: Message) -> dict[str, Any]:
         "sender_name": message.sender_name, "subject": message.subject,
         "body_text": message.body_text, "body_html": message.body_html,
         "delivery_status": message.delivery_status,
+        "delivery_error": message.delivery_error,
+        "skipped_attachments": message.skipped_attachments or [],
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted": message.deleted_at is not None,
@@ -130,3 +171,14 @@ def _announce(session: AsyncSession, conversation: Conversation, message: Messag
          {"type": "conversation_updated", "conversation_id": conversation.id,
           "client_id": conversation.client_id, "status": conversation.status,
           "seq": message.seq})
+
+
+def announce_update(session: AsyncSession, conversation: Conversation, message: Message) -> None:
+    """Tell open views that a stored message changed (delivery status, error, edit).
+
+    Same stream, same ``seq`` as the original frame: a client replaces the message it
+    holds; one that missed this frame sees the new state when it reloads from the database.
+    """
+    emit(session, conversation_channel(conversation.organisation_id, conversation.id),
+         {"type": "message_updated", "stream": f"conversation:{conversation.id}",
+          "seq": message.seq, "message": message_payload(message)})
