@@ -29,8 +29,7 @@ import logging
 from typing import Any
 
 from arq import Retry, cron
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from hub.channels.graph import GraphClient, describe
 from hub.channels.messenger import MESSAGE_TAG, RESPONSE, MessengerSender
@@ -39,12 +38,11 @@ from hub.db.base import utcnow
 from hub.db.models import ChannelAccount, Conversation, Message
 from hub.db.models.messaging import Channel, DeliveryStatus
 from hub.errors import ChannelError, DeliveryFailed
-from hub.events import unit_of_work
 from hub.inbox.meta_party import account_for
 from hub.inbox.meta_reply import NOTICE, NOTICE_TEXT
 from hub.inbox.meta_status import reference
-from hub.inbox.store import announce_update
 from hub.resources import Resources
+from workers.delivery import finish, note_attempt
 from workers.webhooks import meta_http
 
 log = logging.getLogger(__name__)
@@ -91,7 +89,7 @@ async def _send(ctx: dict[str, Any], message_id: int, channel: str) -> str:
     attempt = int(ctx.get("job_try") or 1)
     job = await _load(hub, message_id, channel)
     if isinstance(job, Unsendable):
-        await _finish(hub, message_id, DeliveryStatus.FAILED, job.reason)
+        await finish(hub, message_id, DeliveryStatus.FAILED, job.reason)
         return "failed"
     if isinstance(job, str):
         return job
@@ -100,16 +98,16 @@ async def _send(ctx: dict[str, Any], message_id: int, channel: str) -> str:
     try:
         remote_id = await _deliver(graph, job)
     except DeliveryFailed as exc:
-        await _finish(hub, message_id, DeliveryStatus.FAILED, _refusal(exc, job))
+        await finish(hub, message_id, DeliveryStatus.FAILED, _refusal(exc, job))
         return "failed"
     except ChannelError as exc:
         if attempt >= SEND_TRIES:
-            await _finish(hub, message_id, DeliveryStatus.FAILED,
+            await finish(hub, message_id, DeliveryStatus.FAILED,
                           f"na {attempt} pogingen opgegeven: {describe(exc)}")
             return "failed"
-        await _note_attempt(hub, message_id, describe(exc))
+        await note_attempt(hub, message_id, describe(exc))
         raise Retry(defer=RETRY_DELAYS[attempt - 1]) from exc
-    await _finish(hub, message_id, DeliveryStatus.SENT, None, remote_id=remote_id)
+    await finish(hub, message_id, DeliveryStatus.SENT, None, remote_id=remote_id)
     return "sent"
 
 
@@ -185,41 +183,6 @@ def _refusal(exc: DeliveryFailed, job: Outgoing) -> str:
     return text
 
 
-async def _note_attempt(hub: Resources, message_id: int, error: str) -> None:
-    async with unit_of_work(hub.sessions, hub.events) as session:
-        await session.execute(update(Message).where(
-            Message.id == message_id, Message.delivery_status == DeliveryStatus.QUEUED,
-        ).values(send_attempts=Message.send_attempts + 1, delivery_error=error[:2000]))
-        await _announce(session, message_id)
-
-
-async def _finish(hub: Resources, message_id: int, status: DeliveryStatus,
-                  error: str | None, *, remote_id: str | None = None) -> None:
-    """Queued -> sent/failed, once; Meta's id is kept even when a status webhook moved
-    the message along first."""
-    async with unit_of_work(hub.sessions, hub.events) as session:
-        if remote_id is not None:
-            await session.execute(update(Message).where(
-                Message.id == message_id, Message.remote_id.is_(None),
-            ).values(remote_id=remote_id))
-        result = await session.execute(update(Message).where(
-            Message.id == message_id, Message.delivery_status == DeliveryStatus.QUEUED,
-        ).values(delivery_status=status.value, delivery_error=(error or None) and error[:2000],
-                 send_attempts=Message.send_attempts + 1).returning(Message.id))
-        if result.scalar_one_or_none() is not None:
-            await _announce(session, message_id)
-    log.info("meta message %s: %s %s", message_id, status.value, error or "")
-
-
-async def _announce(session: AsyncSession, message_id: int) -> None:
-    message = await session.get(Message, message_id, populate_existing=True)
-    if message is None:
-        return
-    conversation = await session.get(Conversation, message.conversation_id)
-    if conversation is not None:
-        announce_update(session, conversation, message)
-
-
 async def sweep_meta_sends(ctx: dict[str, Any]) -> int:
     """Enqueue answers still "queued" whose job got lost (Redis down at commit, a worker
     crash, a database error mid-job); after ``GIVE_UP_AFTER`` they are marked failed
@@ -236,7 +199,7 @@ async def sweep_meta_sends(ctx: dict[str, Any]) -> int:
     enqueued = 0
     for message_id, channel, created_at in rows:
         if created_at < now - GIVE_UP_AFTER:
-            await _finish(hub, message_id, DeliveryStatus.FAILED,
+            await finish(hub, message_id, DeliveryStatus.FAILED,
                           "niet verstuurd binnen 24 uur; stuur het opnieuw")
             continue
         job = SEND_JOBS[channel]

@@ -19,19 +19,18 @@ import logging
 from typing import Any
 
 from arq import Retry
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.channels.email_smtp import SmtpSender
-from hub.db.models import Attachment, Conversation, Mailbox, Message
+from hub.db.models import Attachment, Mailbox, Message
 from hub.db.models.messaging import DeliveryStatus
 from hub.errors import ChannelError, DeliveryFailed
-from hub.events import unit_of_work
 from hub.inbox.attachments import AttachmentStore
 from hub.inbox.mailboxes import smtp_config
 from hub.inbox.reply import build_email
-from hub.inbox.store import announce_update
 from hub.resources import Resources
+from workers.delivery import finish, note_attempt
 
 log = logging.getLogger(__name__)
 # seconds before try 2, 3, ...; after the last one the message is marked failed
@@ -48,28 +47,28 @@ async def send_email(ctx: dict[str, Any], message_id: int) -> str:
             return f"nothing to send ({message.delivery_status if message else 'gone'})"
         mailbox = await session.get(Mailbox, (message.meta or {}).get("mailbox_id"))
         if mailbox is None:
-            await _finish(hub, message_id, DeliveryStatus.FAILED, "mailbox no longer exists")
+            await finish(hub, message_id, DeliveryStatus.FAILED, "mailbox no longer exists")
             return "failed"
         mail = build_email(message, mailbox, await _files(session, hub, message_id))
         recipients = [str(a) for a in (message.meta or {}).get("to", [])]
     config = smtp_config(mailbox, hub.settings)
     if not config.host:
-        await _finish(hub, message_id, DeliveryStatus.FAILED, "no SMTP server configured")
+        await finish(hub, message_id, DeliveryStatus.FAILED, "no SMTP server configured")
         return "failed"
     try:
         receipt = await SmtpSender(config).send(mail, mailbox.address, recipients)
     except DeliveryFailed as exc:
-        await _finish(hub, message_id, DeliveryStatus.FAILED, str(exc))
+        await finish(hub, message_id, DeliveryStatus.FAILED, str(exc))
         return "failed"
     except ChannelError as exc:
         if attempt >= SEND_TRIES:
-            await _finish(hub, message_id, DeliveryStatus.FAILED,
+            await finish(hub, message_id, DeliveryStatus.FAILED,
                           f"gave up after {attempt} tries: {exc}")
             return "failed"
-        await _note_attempt(hub, message_id, str(exc))
+        await note_attempt(hub, message_id, str(exc))
         raise Retry(defer=RETRY_DELAYS[attempt - 1]) from exc
     refused = "; ".join(f"{a}: {why}" for a, why in receipt.refused.items())
-    await _finish(hub, message_id, DeliveryStatus.SENT, refused or None)
+    await finish(hub, message_id, DeliveryStatus.SENT, refused or None)
     return "sent"
 
 
@@ -79,36 +78,6 @@ async def _files(session: AsyncSession, hub: Resources,
     rows = (await session.scalars(select(Attachment).where(
         Attachment.message_id == message_id).order_by(Attachment.id))).all()
     return [(row, store.get(row.sha256)) for row in rows]
-
-
-async def _note_attempt(hub: Resources, message_id: int, error: str) -> None:
-    async with unit_of_work(hub.sessions, hub.events) as session:
-        await session.execute(update(Message).where(
-            Message.id == message_id, Message.delivery_status == DeliveryStatus.QUEUED,
-        ).values(send_attempts=Message.send_attempts + 1, delivery_error=error[:2000]))
-        await _announce(session, message_id)
-
-
-async def _finish(hub: Resources, message_id: int, status: DeliveryStatus,
-                  error: str | None) -> None:
-    """Queued -> sent/failed, once; a concurrent or repeated run changes nothing."""
-    async with unit_of_work(hub.sessions, hub.events) as session:
-        result = await session.execute(update(Message).where(
-            Message.id == message_id, Message.delivery_status == DeliveryStatus.QUEUED,
-        ).values(delivery_status=status.value, delivery_error=(error or None) and error[:2000],
-                 send_attempts=Message.send_attempts + 1).returning(Message.id))
-        if result.scalar_one_or_none() is not None:
-            await _announce(session, message_id)
-    log.info("email message %s: %s %s", message_id, status.value, error or "")
-
-
-async def _announce(session: AsyncSession, message_id: int) -> None:
-    message = await session.get(Message, message_id, populate_existing=True)
-    if message is None:
-        return
-    conversation = await session.get(Conversation, message.conversation_id)
-    if conversation is not None:
-        announce_update(session, conversation, message)
 
 
 FUNCTIONS = [send_email]
