@@ -13,16 +13,14 @@ from hub.security import admin_pages, audit_pages, link_pages, login, second_fac
 from hub.security.policy import (
     ADMIN,
     CLIENT,
-    CONVERSATION,
     PORTAL,
-    PORTAL_CONVERSATION,
     PRIVACY_OFFICER,
     PUBLIC,
     STAFF,
     SecureRoute,
     declare,
 )
-from hub.web import language, portal_pages, staff_pages
+from hub.web import inbox_routes, language, portal_pages, staff_pages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 GET_POST = ["GET", "POST"]
@@ -70,10 +68,9 @@ def _login_routes() -> list[BaseRoute]:
 
 def _staff_routes() -> list[BaseRoute]:
     return [
-        SecureRoute("/app/", staff_pages.home, access=STAFF),
-        SecureRoute("/app/clients/{client_id:int}", staff_pages.client_page, access=CLIENT),
-        SecureRoute("/app/conversations/{conversation_id:int}", staff_pages.conversation_page,
-                    access=CONVERSATION),
+        # the inbox, conversations, client records and search (hub.web.inbox_routes)
+        *inbox_routes.staff_routes(),
+        SecureRoute("/app/clients", staff_pages.home, access=STAFF),
         SecureRoute("/app/emergency-access", staff_pages.emergency_access, access=ADMIN,
                     methods=["POST"]),
         SecureRoute("/app/clients/{client_id:int}/portal-invite", staff_pages.portal_invite,
@@ -116,9 +113,8 @@ def _admin_routes() -> list[BaseRoute]:
 
 def _portal_routes() -> list[BaseRoute]:
     return [
-        SecureRoute("/portal/", portal_pages.home, access=PORTAL),
-        SecureRoute("/portal/conversations/{conversation_id:int}",
-                    portal_pages.conversation_page, access=PORTAL_CONVERSATION),
+        # conversations, writing and live chat (hub.web.inbox_routes)
+        *inbox_routes.portal_routes(),
         SecureRoute("/portal/access-log", portal_pages.access_log, access=PORTAL),
         SecureRoute("/portal/account", portal_pages.account, access=PORTAL),
     ]

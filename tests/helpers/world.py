@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import dataclasses
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.engine import transaction
 from hub.db.models import (
+    ChannelAccount,
     Client,
     ClientContact,
     Conversation,
     Message,
     Organisation,
     PortalUser,
+    QuarantinedItem,
     Staff,
     Team,
 )
+from hub.inbox.attachments import AttachmentStore, FileData, attach_files
 from hub.resources import Resources
 from hub.security.principal import Principal
 from hub.security.tokens import create_token
@@ -36,6 +40,7 @@ from tests.factories import (
     make_client,
     make_contact,
     make_conversation,
+    make_mailbox,
     make_org,
     make_portal_user,
     make_staff,
@@ -60,6 +65,14 @@ class World:
     other_conversation: Conversation
     users: dict[str, Staff | PortalUser]
     tokens: dict[str, str]
+    # a file on the conversation's first (inbound) message
+    attachment_id: int = 0
+    # a shared mailbox of the organisation, and a mail of it in quarantine
+    mailbox_id: int = 0
+    quarantine_id: int = 0
+    # a WhatsApp number of the organisation, and a webhook item of it in quarantine
+    channel_account_id: int = 0
+    channel_item_id: int = 0
 
     def principal(self, role: str) -> Principal:
         """The principal the guards make for ``role`` (second factor done)."""
@@ -87,7 +100,45 @@ async def build_world(hub: Resources, *, default_org: bool = True) -> World:
         slug = {"slug": hub.settings.default_org_slug} if default_org else {}
         org = await make_org(db, name="Thuiszorg De Linde", **slug)
         other = await make_org(db, name="Zorggroep Het Baken")
-        return await _populate(db, org, other)
+        world = await _populate(db, org, other)
+        world.attachment_id = await _attachment(db, hub, world.conversation)
+        world.mailbox_id, world.quarantine_id = await _mailbox(db, org)
+        world.channel_account_id, world.channel_item_id = await _channel(db, org)
+        return world
+
+
+async def _mailbox(db: AsyncSession, org: Organisation) -> tuple[int, int]:
+    mailbox = await make_mailbox(db, org, address="zorgteam@delinde.test", enabled=False)
+    item = QuarantinedItem(organisation_id=org.id, source="email", mailbox_id=mailbox.id,
+                           external_ref="1/1", raw=b"\x01 geen mail", reason="no headers")
+    db.add(item)
+    await db.flush()
+    return mailbox.id, item.id
+
+
+async def _channel(db: AsyncSession, org: Organisation) -> tuple[int, int]:
+    number = str(3_100_000_000 + org.id)  # unique across the worlds of one test
+    account = ChannelAccount(organisation_id=org.id, kind="whatsapp",
+                             external_account_id=number, name="WhatsApp De Linde",
+                             access_token="EAA-world-token")
+    db.add(account)
+    item = QuarantinedItem(organisation_id=org.id, source="whatsapp", external_ref="webhook:1",
+                           raw=b'{"object": "whatsapp_business_account", "entry": []}',
+                           reason="onleesbaar: test")
+    db.add(item)
+    await db.flush()
+    return account.id, item.id
+
+
+async def _attachment(db: AsyncSession, hub: Resources, conversation: Conversation) -> int:
+    first = await db.scalar(select(Message.id).where(
+        Message.conversation_id == conversation.id, Message.seq == 1))
+    assert first is not None
+    store = AttachmentStore(hub.settings.attachments_dir)
+    [row] = attach_files(db, store, conversation.organisation_id, first, [
+        FileData("recept.pdf", "application/pdf", b"%PDF-1.4 recept")])
+    await db.flush()
+    return row.id
 
 
 async def _populate(db: AsyncSession, org: Organisation, other: Organisation) -> World:

@@ -47,6 +47,13 @@ PARAMS: dict[str, Any] = {
     "contact_id": lambda w: w.contact.id,
     "number": lambda w: w.client.client_number,
     "token": lambda w: "no-such-token",
+    "attachment_id": lambda w: w.attachment_id,
+    # a canned reply: the empty probe body is refused (422) before it is looked up
+    "reply_id": lambda w: 1,
+    "mailbox_id": lambda w: w.mailbox_id,
+    "quarantine_id": lambda w: w.quarantine_id,
+    "channel_account_id": lambda w: w.channel_account_id,
+    "channel_item_id": lambda w: w.channel_item_id,
 }
 _PARAM = re.compile(r"{([a-zA-Z_]+)(?::[a-z]+)?}")
 
