@@ -24,6 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_environ()
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level.upper() != "DEBUG":
+        # Alembic narrates every plugin and step at INFO; only its problems matter here
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return int(args.handler(settings, args) or 0)
     except HubError as exc:  # a refusal with a reason (bad password, unknown org): no traceback
