@@ -124,6 +124,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         settings = settings.with_changes(redis_url=private.url)
     env = {**os.environ, "HUB_REDIS_URL": settings.redis_url}
     worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with Python's default handler
+    # that would end the process before the worker and the private Redis are stopped
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         print(f"Zorghub draait op http://{args.host}:{args.port}/", flush=True)
         return cmd_web(settings, args)
@@ -135,6 +138,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             worker.kill()
         if private is not None:
             private.stop()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 
 from tests.conftest import free_port
@@ -46,7 +47,8 @@ def _wait_worker_alive(socket: Path, seconds: float) -> None:
     raise AssertionError("the worker did not start")
 
 
-def test_hub_run_serves_healthz_and_cleans_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_hub_run_serves_healthz_and_cleans_up(tmp_path: Path, stop: signal.Signals) -> None:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "run", "--port", str(port)],
@@ -60,7 +62,22 @@ def test_hub_run_serves_healthz_and_cleans_up(tmp_path: Path) -> None:
         assert (tmp_path / "data" / "redis" / "redis.sock").exists()
         _wait_worker_alive(tmp_path / "data" / "redis" / "redis.sock", 30)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         output = process.communicate(timeout=30)[0].decode()
     assert f"http://127.0.0.1:{port}/" in output
     assert not (tmp_path / "data" / "redis" / "redis.sock").exists(), output
+    assert not _processes_using(tmp_path), "the worker or Redis outlived hub run"
+
+
+def _processes_using(folder: Path) -> list[str]:
+    """Command lines of live processes that mention ``folder`` (worker, redis-server)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (cmdline.parent / "environ").read_bytes()
+        except OSError:
+            continue
+        if str(folder) in text or str(folder).encode() in environ:
+            found.append(text)
+    return found
