@@ -13,14 +13,22 @@ from typing import Any
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 
-from hub import api
+from hub import api, webhooks
+from hub.chat import api as chat_api
 from hub.errors import HubError
+from hub.realtime import app as realtime
 from hub.resources import Resources
+from hub.security import routes as security_routes
+from hub.security.headers import SecurityHeaders
+from hub.security.policy import PUBLIC, SecureRoute
 from hub.settings import Settings
+from hub.web import channel_admin, mail_admin
+from hub.web.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +38,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         resources = await Resources.open(settings)
         try:
-            yield {"hub": resources}
+            async with realtime.running(resources) as fanout:
+                yield {"hub": resources, "realtime": fanout}
         finally:
             await resources.close()
 
@@ -38,19 +47,25 @@ def create_app(settings: Settings) -> Starlette:
         routes=build_routes(),
         lifespan=lifespan,
         exception_handlers={HubError: hub_error_response},
+        middleware=[Middleware(SecurityHeaders, https=settings.https)],
     )
 
 
 def build_routes() -> list[BaseRoute]:
     return [
-        Route("/healthz", healthz),
+        SecureRoute("/healthz", healthz, access=PUBLIC),
+        *chat_api.routes(),
         Mount("/api/v1", routes=api.routes()),
+        *security_routes.routes(),
+        *realtime.routes(),
+        *webhooks.routes(),
+        *mail_admin.routes(),
+        *channel_admin.routes(),
     ]
 
 
 async def hub_error_response(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HubError)
-    return JSONResponse(exc.to_json(), status_code=exc.status)
+    return await error_response(request, exc)
 
 
 async def healthz(request: Request) -> Response:

@@ -15,16 +15,23 @@ from arq.worker import Worker
 
 from hub.resources import Resources
 from hub.settings import Settings
-from workers import maintenance
+from workers import inbox, mail, maintenance, meta_send, notify, outbound, webhooks
 
-JOB_MODULES: list[Any] = [maintenance]
+JOB_MODULES: list[Any] = [maintenance, inbox, mail, outbound, notify, webhooks, meta_send]
 
 
 def worker_options(settings: Settings, redis_url: str) -> dict[str, Any]:
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["hub"] = await Resources.open(settings.with_changes(redis_url=redis_url))
+        # a module may run something for the worker's lifetime (the mail pollers)
+        for module in JOB_MODULES:
+            if hasattr(module, "on_startup"):
+                await module.on_startup(ctx)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        for module in reversed(JOB_MODULES):
+            if hasattr(module, "on_shutdown"):
+                await module.on_shutdown(ctx)
         if "hub" in ctx:
             await ctx["hub"].close()
 

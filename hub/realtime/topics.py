@@ -24,3 +24,8 @@ def inbox_channel(organisation_id: int) -> str:
 def access_channel(organisation_id: int) -> str:
     """Rights changed (care relationship, room membership, account disabled): re-check."""
     return f"hub:{organisation_id}:access"
+
+
+def presence_channel(organisation_id: int) -> str:
+    """Staff presence changes (online, away, offline), for sockets that asked for them."""
+    return f"hub:{organisation_id}:presence"

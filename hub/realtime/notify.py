@@ -1,0 +1,109 @@
+"""Offline notifications: planned when a message is stored, sent later by a job.
+
+When a recipient has no open socket, a ``PendingNotification`` is stored in the same
+transaction as the message and an arq job is enqueued after commit, deferred by
+``notify_delay_seconds``; ``workers.notify`` sends it (web push, else email) unless the
+recipient read the message first. A recipient with a notification still pending for the
+same stream gets no second one. The text never carries client details (invariant 6):
+only that there is something new, and a link.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.base import utcnow
+from hub.db.models import PendingNotification
+from hub.events import enqueue
+from hub.realtime.presence import Presence
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+JOB = "send_notification"
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipient:
+    kind: str  # staff or portal
+    id: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+def link_for(settings: Settings, kind: str, stream: str) -> str:
+    """Where a notification leads: the room, or the conversation in the app or portal."""
+    base = settings.base_url.rstrip("/")
+    stream_kind, _, stream_id = stream.partition(":")
+    if kind == "portal":
+        return f"{base}/portal/conversations/{stream_id}"
+    if stream_kind == "room":
+        return f"{base}/app/chat/{stream_id}"
+    return f"{base}/app/conversations/{stream_id}"
+
+
+def _column(kind: str) -> str:
+    return "staff_id" if kind == "staff" else "portal_user_id"
+
+
+async def _offline(presence: Presence, org: int,
+                   recipients: list[Recipient]) -> list[Recipient]:
+    try:
+        online = await presence.online(org, [r.key for r in recipients])
+    except Exception:  # boundary: without Redis, plan for everyone; the job checks reads
+        log.warning("presence unknown; planning notifications for all", exc_info=True)
+        online = set()
+    return [r for r in recipients if r.key not in online]
+
+
+async def plan(db: AsyncSession, settings: Settings, presence: Presence, org: int,
+               recipients: list[Recipient], stream: str, seq: int) -> list[int]:
+    """Plan notifications for the offline ``recipients`` of message ``seq``."""
+    planned = []
+    for recipient in await _offline(presence, org, recipients):
+        row = await _plan_one(db, settings, org, recipient, stream, seq)
+        if row is not None:
+            enqueue(db, JOB, row.id, job_id=f"notify:{row.id}",
+                    defer_by=float(settings.notify_delay_seconds))
+            planned.append(row.id)
+    return planned
+
+
+async def _plan_one(db: AsyncSession, settings: Settings, org: int, recipient: Recipient,
+                    stream: str, seq: int) -> PendingNotification | None:
+    column = getattr(PendingNotification, _column(recipient.kind))
+    pending = await db.scalar(select(PendingNotification.id).where(
+        PendingNotification.stream == stream, column == recipient.id,
+        PendingNotification.sent_at.is_(None), PendingNotification.cancelled_at.is_(None)))
+    if pending is not None:
+        return None
+    row = PendingNotification(
+        organisation_id=org, dedupe_key=f"{stream}:seq:{seq}:{recipient.key}", stream=stream,
+        seq=seq, link=link_for(settings, recipient.kind, stream),
+        due_at=utcnow() + dt.timedelta(seconds=settings.notify_delay_seconds),
+        **{_column(recipient.kind): recipient.id})
+    try:
+        async with db.begin_nested():
+            db.add(row)
+            await db.flush()
+    except IntegrityError:
+        return None  # planned already (a retried send)
+    return row
+
+
+async def cancel_read(db: AsyncSession, kind: str, user_id: int, stream: str,
+                      seq: int) -> int:
+    """The recipient read up to ``seq``: what is pending for it is not sent."""
+    column = getattr(PendingNotification, _column(kind))
+    result = await db.execute(update(PendingNotification).where(
+        PendingNotification.stream == stream, column == user_id,
+        PendingNotification.seq <= seq, PendingNotification.sent_at.is_(None),
+        PendingNotification.cancelled_at.is_(None)).values(cancelled_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)
