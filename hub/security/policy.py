@@ -14,7 +14,8 @@ checks the principal kind and role (``Forbidden``), checks the CSRF token of eve
 POST/PUT/PATCH/DELETE (the session's own token once signed in; unless ``csrf=False``:
 webhooks signed by their sender; bearer-token API calls need none), and for
 ``scope="client"`` / ``"conversation"`` checks ``hub.security.access`` on the path
-parameter ``client_id`` / ``conversation_id`` (refused and audited when not visible).
+parameter ``client_id`` / ``conversation_id`` (refused and audited when not visible);
+``scope="room"`` (``ROOM``) admits only members of the chat room ``room_id``.
 The endpoint gets the principal with ``principal_of(request)`` and writes its own audit
 record of what it read or changed.
 
@@ -36,13 +37,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from hub.chat.access import is_member
 from hub.db.models import Conversation
 from hub.errors import AuthError, Forbidden
 from hub.security import access as rules
 from hub.security import guards
 from hub.security.principal import Principal
 
-Scope = Literal["none", "client", "conversation"]
+Scope = Literal["none", "client", "conversation", "room"]
 _PRINCIPAL_KEY = "zh_principal"
 
 
@@ -78,6 +80,8 @@ PORTAL_CONVERSATION = Access("portal_conversation", frozenset({"portal"}),
                              scope="conversation")
 API = Access("api", frozenset({"staff", "portal", "api"}))
 API_STAFF = Access("api_staff", frozenset({"staff"}))
+# a staff chat room in the path (``room_id``): members only (``hub.chat.access``)
+ROOM = Access("room", frozenset({"staff"}), scope="room")
 API_CLIENT = Access("api_client", frozenset({"staff", "portal", "api"}), scope="client")
 API_CONVERSATION = Access("api_conversation", frozenset({"staff", "portal"}),
                           scope="conversation")
@@ -85,7 +89,7 @@ API_CONVERSATION = Access("api_conversation", frozenset({"staff", "portal"}),
 PRESETS: dict[str, Access] = {a.name: a for a in (
     PUBLIC, WEBHOOK, STAFF, COORDINATOR, ADMIN, PRIVACY_OFFICER, PORTAL, CLIENT,
     CONVERSATION, PORTAL_CLIENT, PORTAL_CONVERSATION, API, API_STAFF, API_CLIENT,
-    API_CONVERSATION,
+    API_CONVERSATION, ROOM,
 )}
 
 
@@ -130,6 +134,8 @@ async def _signed_in(request: Request, access: Access) -> Principal:
         return await guards.require_portal(request)
     if access.kinds == {"staff"}:
         return await guards.require_staff(request)
+    if access.kinds == {"api"}:
+        return await guards.require_api_token(request)
     who = await guards.current_principal(request)
     if who is None:
         raise AuthError("Log in om verder te gaan.", login="staff", reason="signed_out")
@@ -143,6 +149,8 @@ async def check_scope(conn: HTTPConnection, who: Principal, access: Access) -> N
     """Refuse (and audit) when the client or conversation in the path is not visible."""
     if access.scope == "none":
         return
+    if access.scope == "room":
+        return await _check_room(conn, who)
     name = f"{access.scope}_id"
     object_id = _int(conn.path_params.get(name))
     hub = guards.hub_of(conn)
@@ -164,7 +172,19 @@ async def check_scope(conn: HTTPConnection, who: Principal, access: Access) -> N
 _REFUSED = {
     "client": "U heeft geen toegang tot dit dossier.",
     "conversation": "U heeft geen toegang tot dit gesprek.",
+    "room": "U heeft geen toegang tot deze chatkamer.",
 }
+
+
+async def _check_room(conn: HTTPConnection, who: Principal) -> None:
+    """Members only; another organisation's room and no room at all get the same answer."""
+    room_id = _int(conn.path_params.get("room_id"))
+    async with guards.hub_of(conn).sessions() as db:
+        ok = room_id is not None and await is_member(db, who, room_id)
+    if not ok:
+        await guards.audit_denied(conn, who, "geen lid van de chatkamer",
+                                  object_ref=f"room:{room_id}")
+        raise Forbidden(_REFUSED["room"], scope="room", object_id=room_id)
 
 
 def _int(value: Any) -> int | None:

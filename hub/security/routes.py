@@ -20,7 +20,7 @@ from hub.security.policy import (
     SecureRoute,
     declare,
 )
-from hub.web import inbox_routes, language, portal_pages, staff_pages
+from hub.web import chat_pages, inbox_routes, language, portal_pages, staff_pages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 GET_POST = ["GET", "POST"]
@@ -70,6 +70,7 @@ def _staff_routes() -> list[BaseRoute]:
     return [
         # the inbox, conversations, client records and search (hub.web.inbox_routes)
         *inbox_routes.staff_routes(),
+        *chat_pages.routes(),  # staff chat rooms (hub.web.chat_pages)
         SecureRoute("/app/clients", staff_pages.home, access=STAFF),
         SecureRoute("/app/emergency-access", staff_pages.emergency_access, access=ADMIN,
                     methods=["POST"]),
