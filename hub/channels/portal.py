@@ -178,6 +178,14 @@ async def mark_read(session: AsyncSession, who: Principal, conversation_id: int,
     return [row[0] for row in sorted(result.all(), key=lambda row: row[1])]
 
 
+async def read_up_to(session: AsyncSession, who: Principal, conversation_id: int,
+                     seq: int) -> int:
+    """``mark_read``, returning the reader's marker: the one way a portal user reads,
+    from the page (HTTP) and over the socket, so staff replies turn "read" either way."""
+    await mark_read(session, who, conversation_id, seq)
+    return await actions.mark_read(session, who, conversation_id, 0)
+
+
 async def linked_portal_users(session: AsyncSession, conversation: Conversation) -> list[int]:
     """Portal users who act for the conversation's client (who get its replies)."""
     if conversation.client_id is None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from hub.db.base import utcnow
 from hub.db.models import Conversation, Message
 from hub.db.models.messaging import ConversationStatus, DeliveryStatus, Direction
-from hub.db.sequence import next_seq
+from hub.errors import NotFound
 from hub.events import emit
 from hub.realtime.topics import conversation_channel, inbox_channel
 
@@ -71,13 +71,13 @@ async def store_message(session: AsyncSession, conversation: Conversation,
         return existing, False
     try:
         async with session.begin_nested():
-            message = await _insert(session, conversation, new)
+            message, version = await _insert(session, conversation, new)
     except IntegrityError:
         existing = await find_existing(session, org, new.channel, new.external_id)
         if existing is None:
             raise
         return existing, False
-    _touch_conversation(conversation, message)
+    _touch_conversation(conversation, message, version)
     _announce(session, conversation, message)
     return message, True
 
@@ -92,12 +92,15 @@ async def store_new_messages(session: AsyncSession,
     if not items:
         return []
     bumps = Counter(conversation.id for conversation, _ in items)
+    added = case(dict(bumps), value=Conversation.id)
     result = await session.execute(
         update(Conversation).where(Conversation.id.in_(list(bumps)))
-        .values(last_seq=Conversation.last_seq + case(dict(bumps), value=Conversation.id))
-        .returning(Conversation.id, Conversation.last_seq)
+        .values(last_seq=Conversation.last_seq + added, version=Conversation.version + added)
+        .returning(Conversation.id, Conversation.last_seq, Conversation.version)
         .execution_options(synchronize_session=False))
-    following = {cid: int(last) - bumps[cid] + 1 for cid, last in result.all()}
+    rows = result.all()
+    following = {cid: int(last) - bumps[cid] + 1 for cid, last, _ in rows}
+    versions = {cid: int(version) for cid, _, version in rows}
     now = utcnow()
     messages = []
     for conversation, new in items:
@@ -111,30 +114,46 @@ async def store_new_messages(session: AsyncSession,
     session.add_all(messages)
     await session.flush()
     for (conversation, _), message in zip(items, messages, strict=True):
-        _touch_conversation(conversation, message)
+        _touch_conversation(conversation, message, versions[conversation.id])
         _announce(session, conversation, message)
     return messages
 
 
 async def _insert(session: AsyncSession, conversation: Conversation,
-                  new: NewMessage) -> Message:
+                  new: NewMessage) -> tuple[Message, int]:
+    """The message, stored with the next sequence number; and the conversation's new
+    version."""
     fields = dataclasses.asdict(new)
     fields["created_at"] = new.created_at or utcnow()
+    seq, version = await _bump(session, conversation.id)
     message = Message(organisation_id=conversation.organisation_id,
-                      conversation_id=conversation.id,
-                      seq=await next_seq(session, Conversation, conversation.id), **fields)
+                      conversation_id=conversation.id, seq=seq, **fields)
     session.add(message)
     await session.flush()
-    return message
+    return message, version
 
 
-def _touch_conversation(conversation: Conversation, message: Message) -> None:
-    # next_seq updated the row behind the ORM's back; reflect it without writing it again
+async def _bump(session: AsyncSession, conversation_id: int) -> tuple[int, int]:
+    """``hub.db.sequence.next_seq`` for a conversation, raising its version in the same
+    statement: both in SQL, under the row lock, so neither can undo a concurrent
+    conditional update (``hub.inbox.actions``) made after the conversation was loaded."""
+    row = (await session.execute(
+        update(Conversation).where(Conversation.id == conversation_id)
+        .values(last_seq=Conversation.last_seq + 1, version=Conversation.version + 1)
+        .returning(Conversation.last_seq, Conversation.version)
+        .execution_options(synchronize_session=False))).one_or_none()
+    if row is None:
+        raise NotFound("no such conversation", id=conversation_id)
+    return int(row[0]), int(row[1])
+
+
+def _touch_conversation(conversation: Conversation, message: Message, version: int) -> None:
+    # _bump updated the row behind the ORM's back; reflect it without writing it again
     # at flush (an absolute write could undo a concurrent writer's increment on SQLite,
     # where releasing the savepoint already ended the transaction and its lock)
     set_committed_value(conversation, "last_seq", message.seq)
+    set_committed_value(conversation, "version", version)
     conversation.last_message_at = message.created_at
-    conversation.version = (conversation.version or 1) + 1
     if message.direction == Direction.NOTE:
         return
     conversation.preview = (message.body_text or message.subject)[:PREVIEW_CHARS]

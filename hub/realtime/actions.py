@@ -17,7 +17,7 @@ from hub.chat import messages as chat
 from hub.db.base import utcnow
 from hub.db.models import PushSubscription, ReadMarker, RoomMember, UserSession
 from hub.events import unit_of_work
-from hub.realtime import conversations, notify, streams, webpush
+from hub.realtime import conversations, inbox, notify, streams, webpush
 from hub.realtime import protocol as p
 from hub.realtime.connection import PAGE, Connection, Subscription
 from hub.realtime.fanout import Fanout
@@ -71,6 +71,9 @@ class Actions:
         if frame.get("stream") == "presence":
             await self._subscribe_presence()
             return
+        if frame.get("stream") == "inbox":
+            await self._subscribe_inbox(frame)
+            return
         ref = p.stream_of(frame)
         after = p.seq_of(frame, "after", optional=True)
         self._forget(ref.name)
@@ -114,7 +117,22 @@ class Actions:
         users = await self.fanout.presence.snapshot(self.who.organisation_id)
         self.conn.send({"type": "presence_snapshot", "users": users})
 
+    async def _subscribe_inbox(self, frame: dict[str, Any]) -> None:
+        if self.who.kind != "staff":
+            raise FrameError(p.NOT_ALLOWED, "the inbox is for staff", stream="inbox",
+                             ref=p.ref_of(frame))
+        if self.conn.inbox is None:
+            await inbox.open_inbox(self.hub, self.who)
+        await self.fanout.watch_inbox(self.conn)
+        self.conn.send({"type": "subscribed", "stream": "inbox"})
+        self.conn.send({"type": "ack", "stream": "inbox", **_ref(frame)})
+
     async def unsubscribe(self, frame: dict[str, Any]) -> None:
+        if frame.get("stream") == "inbox":
+            if not self.fanout.unwatch_inbox(self.conn):
+                raise FrameError(p.NOT_SUBSCRIBED, "not subscribed", stream="inbox")
+            self.conn.send({"type": "unsubscribed", "stream": "inbox", "reason": "client"})
+            return
         ref = p.stream_of(frame)
         if not self._forget(ref.name):
             raise FrameError(p.NOT_SUBSCRIBED, "not subscribed", stream=ref.name)
@@ -185,6 +203,8 @@ class Actions:
         async with unit_of_work(self.hub.sessions, self.hub.events) as db:
             if ref.kind == "room":
                 position = await chat.mark_read(db, self.who, ref.id, seq)
+            elif self.who.kind == "portal":  # the page's path: staff replies become "read"
+                position = await conversations.portal_read(db, self.who, ref.id, seq)
             else:
                 position = await conversations.mark_read(db, self.who, ref.id, seq)
             await notify.cancel_read(db, self.who.kind, self.who.user_id, ref.name, position)

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket
 from hub.realtime.protocol import CLOSE_SLOW, StreamRef, encode
 
 if TYPE_CHECKING:
+    from hub.realtime.inbox import InboxView
     from hub.realtime.streams import Page
 from hub.security.principal import Principal
 
@@ -62,7 +63,8 @@ class Connection:
     uvicorn and ``websockets`` keep for it (``bench/conn_memory.py``).
     """
 
-    __slots__ = ("buffer_bytes", "closing", "fetch", "frames", "handler", "idle_since", "key",
+    __slots__ = ("buffer_bytes", "closing", "fetch", "frames", "handler", "idle_since", "inbox",
+                 "key",
                  "last_heard", "presence", "presence_id", "queue", "queued", "room_for_more",
                  "subs", "tasks", "throttle", "wake", "watch_presence", "websocket", "who",
                  "window", "writer")
@@ -91,6 +93,7 @@ class Connection:
         self.presence_id = ""  # this socket's entry in the presence hash, once set
         self.watch_presence = False
         self.throttle: dict[str, float] | None = None
+        self.inbox: InboxView | None = None  # set while the socket follows the inbox
 
     def heard(self, limit: int, window: float) -> bool:
         """A frame came in; False when it is one too many for the rate limit."""

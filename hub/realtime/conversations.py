@@ -86,10 +86,29 @@ async def mark_read(db: AsyncSession, who: Principal, conversation_id: int, seq:
     await db.execute(update(ReadMarker).where(
         ReadMarker.id == marker.id, ReadMarker.last_read_seq < seq)
         .values(last_read_seq=seq, read_at=utcnow()))
+    _emit_read(db, who, conversation, seq)
+    return seq
+
+
+async def portal_read(db: AsyncSession, who: Principal, conversation_id: int,
+                      seq: int) -> int:
+    """A portal user read over the socket: the same function as the portal page
+    (``hub.channels.portal.read_up_to``: marker, staff replies "read", ``delivery``
+    frame), plus the ``read`` receipt this protocol promises its subscribers."""
+    from hub.channels.portal import read_up_to  # the channel imports the inbox, not us
+
+    conversation = await visible_conversation(db, who, conversation_id)
+    before = (await _marker(db, who, conversation)).last_read_seq
+    position = await read_up_to(db, who, conversation.id, seq)
+    if position > before:
+        _emit_read(db, who, conversation, position)
+    return position
+
+
+def _emit_read(db: AsyncSession, who: Principal, conversation: Conversation, seq: int) -> None:
     emit(db, conversation_channel(conversation.organisation_id, conversation.id),
          {"type": "read", "stream": f"conversation:{conversation.id}",
           "user": {"kind": who.kind, "id": who.user_id, "name": who.name}, "seq": seq})
-    return seq
 
 
 async def _marker(db: AsyncSession, who: Principal, conversation: Conversation) -> ReadMarker:

@@ -26,12 +26,12 @@ from typing import Any
 
 from redis.asyncio.client import PubSub
 
-from hub.realtime import housekeeping, webpush
+from hub.realtime import housekeeping, inbox, webpush
 from hub.realtime.connection import Connection, Subscription
 from hub.realtime.presence import Presence
 from hub.realtime.recheck import recheck_access
 from hub.realtime.streams import hidden_for
-from hub.realtime.topics import access_channel, presence_channel
+from hub.realtime.topics import access_channel, inbox_channel, presence_channel
 from hub.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class Fanout:
         self.channels: dict[str, set[Subscription]] = {}
         self.orgs: dict[int, set[Connection]] = {}
         self.presence_watchers: dict[int, set[Connection]] = {}
+        self.inbox_watchers: dict[int, set[Connection]] = {}
         self.wanted: set[str] = {self.control}
         self.confirmed: set[str] = set()
         self.waiters: dict[str, asyncio.Future[bool]] = {}
@@ -125,6 +126,7 @@ class Fanout:
         if not self.presence_watchers.get(org):
             self.presence_watchers.pop(org, None)
             self.wanted.discard(presence_channel(org))
+        self.unwatch_inbox(conn)
 
     async def watch(self, sub: Subscription) -> None:
         self.channels.setdefault(sub.channel, set()).add(sub)
@@ -143,6 +145,22 @@ class Fanout:
         org = conn.who.organisation_id
         self.presence_watchers.setdefault(org, set()).add(conn)
         await self._want(presence_channel(org))
+
+    async def watch_inbox(self, conn: Connection) -> None:
+        org = conn.who.organisation_id
+        conn.inbox = conn.inbox or inbox.InboxView()
+        self.inbox_watchers.setdefault(org, set()).add(conn)
+        await self._want(inbox_channel(org))
+
+    def unwatch_inbox(self, conn: Connection) -> bool:
+        """Stop ``conn`` following the inbox; False when it did not."""
+        org = conn.who.organisation_id
+        followed, conn.inbox = conn.inbox is not None, None
+        self.inbox_watchers.get(org, set()).discard(conn)
+        if not self.inbox_watchers.get(org):
+            self.inbox_watchers.pop(org, None)
+            self.wanted.discard(inbox_channel(org))
+        return followed
 
     # --- Redis subscriptions ----------------------------------------------------------
 
@@ -242,6 +260,9 @@ class Fanout:
                 conn.resync(sub)
         for org in list(self.orgs):
             asyncio.get_running_loop().create_task(self.recheck(org, {}))
+        for conns in self.inbox_watchers.values():
+            for conn in conns:
+                inbox.resync(conn)
 
     async def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -264,7 +285,14 @@ class Fanout:
     async def dispatch(self, channel: str, data: bytes) -> None:
         text = data.decode()
         if channel.endswith(":access"):
-            await self.recheck(int(channel.split(":")[1]), json.loads(text))
+            org = int(channel.split(":")[1])
+            for conn in self.inbox_watchers.get(org, ()):
+                if conn.inbox is not None:
+                    conn.inbox.forget()  # rights changed: read the visible clients again
+            await self.recheck(org, json.loads(text))
+        elif channel.endswith(":inbox"):
+            watchers = list(self.inbox_watchers.get(int(channel.split(":")[1]), ()))
+            await inbox.forward(self.hub, watchers, text)
         elif channel.endswith(":presence"):
             for conn in list(self.presence_watchers.get(int(channel.split(":")[1]), ())):
                 conn.push(text)
@@ -273,9 +301,10 @@ class Fanout:
 
     def fan_out(self, subs: set[Subscription], text: str, payload: dict[str, Any]) -> None:
         seq = payload.get("seq")
-        if payload.get("type") not in SEQUENCED or not isinstance(seq, int):  # typing, read
-            for sub in list(subs):
-                sub.conn.push(text)
+        if payload.get("type") not in SEQUENCED or not isinstance(seq, int):
+            # updates and events (message_updated, delivery, read, typing) pass through:
+            # their ``seq`` names the message they are about, not a new place in the stream
+            self._pass_through(subs, text, payload)
             return
         hidden_from_portal: bool | None = None
         for sub in list(subs):
@@ -285,6 +314,13 @@ class Fanout:
                     hidden_from_portal = hidden_for(sub.conn.who, payload)
                 hidden = hidden_from_portal
             sub.conn.deliver(sub, seq, text, hidden)
+
+    def _pass_through(self, subs: set[Subscription], text: str,
+                      payload: dict[str, Any]) -> None:
+        for sub in list(subs):
+            if sub.conn.who.kind == "portal" and hidden_for(sub.conn.who, payload):
+                continue  # an update of an internal note
+            sub.conn.push(text)
 
     async def recheck(self, org: int, payload: dict[str, Any]) -> None:
         """Rights changed: re-check the sockets concerned before the next frame goes out."""

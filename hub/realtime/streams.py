@@ -48,7 +48,7 @@ def channel_of(org: int, ref: StreamRef) -> str:
 
 def hidden_for(who: Principal, payload: dict[str, Any]) -> bool:
     """A live frame this viewer must not get (internal notes for portal users)."""
-    if who.kind != "portal" or payload.get("type") != "message":
+    if who.kind != "portal" or payload.get("type") not in ("message", "message_updated"):
         return False
     message = payload.get("message") or {}
     return bool(message.get("direction") == Direction.NOTE.value

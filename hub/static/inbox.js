@@ -108,9 +108,26 @@
       });
     };
 
+    // a message we show changed (delivery status, error): put the server's rendering of
+    // it in place of ours (the frame carries the message's own seq, which we have)
+    const replace = async (seq) => {
+      const response = await fetch(`${list.dataset.fragment}?after=${seq - 1}`,
+        { credentials: "same-origin" });
+      if (!response.ok) return;
+      const parsed = document.createElement("template");
+      parsed.innerHTML = await response.text();
+      const fresh = parsed.content.querySelector(`[data-seq="${seq}"]`);
+      const shown = list.querySelector(`[data-seq="${seq}"]`);
+      if (fresh && shown) shown.replaceWith(fresh);
+    };
+
     const onFrame = (frame) => {
       if (frame.stream && frame.stream !== stream) return;
-      if (frame.type === "message" || frame.type === "message_updated") refresh();
+      if (frame.type === "message") refresh();
+      else if (frame.type === "message_updated") {
+        if (list.querySelector(`[data-seq="${Number(frame.seq)}"]`)) replace(Number(frame.seq));
+        else refresh();
+      }
       else if (frame.type === "conversation_updated" && String(frame.version) !== list.dataset.version) {
         if (frame.change === "status" || frame.change === "assign" || frame.change === "link") showStale();
       } else if (frame.type === "delivery" && frame.reader === other) markDelivered(frame.up_to);
@@ -142,9 +159,11 @@
       timer = setTimeout(reload, 400);
     };
 
+    let inboxSubscribed = 0;
     const onFrame = (frame) => {
       if (frame.type === "subscribed" && frame.stream === "inbox") {
-        rt.subscribe("inbox", {}); // keep it across reconnects
+        inboxSubscribed += 1;
+        if (inboxSubscribed > 1) changed(); // back after a reconnect: catch up on the list
       } else if (["message", "conversation_updated", "message_updated"].includes(frame.type)) {
         changed();
       }
@@ -182,7 +201,12 @@
       setInterval(changed, 30000);
     };
 
-    const ask = () => rt.request({ type: "subscribe", stream: "inbox" }).catch(startFallback);
+    // one inbox stream: changes of the conversations we may see, new ones included;
+    // registered as a stream so realtime.js subscribes again after a reconnect
+    const ask = () => rt.request({ type: "subscribe", stream: "inbox" }).then(() => {
+      rt.streams.inbox = rt.streams.inbox || { last: 0 };
+      status.inbox = "stream";
+    }, () => { status.inbox = "fallback"; startFallback(); });
     if (rt.hello) ask();
     else {
       const wait = setInterval(() => { if (rt.hello) { clearInterval(wait); ask(); } }, 100);

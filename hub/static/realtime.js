@@ -16,6 +16,8 @@
 (function () {
   "use strict";
 
+  // only these are deduped by seq (they are replayed from the database); updates such as
+  // message_updated carry the seq of a message already seen and always pass
   var SEQUENCED = { message: true, message_edited: true, message_deleted: true };
   var SESSION_ENDED = 4001;
 

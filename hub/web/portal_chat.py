@@ -123,8 +123,7 @@ async def conversation_page(request: Request, *, error: str = "", status: int = 
 
 async def _read(db: AsyncSession, who: Principal, conversation: Conversation,
                 seq: int) -> int:
-    await portal.mark_read(db, who, conversation.id, seq)
-    position = await actions.mark_read(db, who, conversation.id, 0)
+    position = await portal.read_up_to(db, who, conversation.id, seq)
     await notify.cancel_read(db, "portal", who.user_id or 0,
                              f"conversation:{conversation.id}", position)
     return position

@@ -195,3 +195,43 @@ async def test_a_redis_restart_mid_stream_loses_nothing(
     finally:
         a.stop()
         b.stop()
+
+
+async def test_updates_and_the_inbox_stream_cross_processes(
+        hub: Resources, web: Pair, zorg: Zorg) -> None:
+    """A portal user on one process, a colleague on the other: the colleague's inbox
+    stream hears of the new message, a socket read on A turns the reply "read" for B,
+    and a worker's delivery update reaches a socket that already holds the message."""
+    from hub.db.engine import transaction
+    from hub.db.models import Conversation, Message
+    from hub.inbox.store import announce_update
+    from tests.factories import make_client, make_conversation, make_portal_user
+
+    async with transaction(hub.sessions) as db:
+        client = await make_client(db, zorg.org, caseload_of=zorg.anouk)
+        conversation = await make_conversation(db, zorg.org, client=client, channel="portal")
+        daughter = await make_portal_user(db, zorg.org, clients=(client,), name="Ingrid Bakker")
+    stream = f"conversation:{conversation.id}"
+    staff = await open_client(web.b.url, await session_cookie(hub, zorg.anouk))
+    portal = await open_client(web.a.url, await session_cookie(hub, daughter), "/portal/ws")
+    await staff.send({"type": "subscribe", "stream": "inbox", "ref": "i"})
+    await staff.expect(lambda f: f.get("ref") == "i")
+    await staff.subscribe(stream)
+    await portal.subscribe(stream)
+    await portal.post(stream, "Komt er vandaag iemand?", "p1")
+    assert (await staff.expect("conversation_updated"))["stream"] == "inbox"
+    reply = await staff.post(stream, "Ja, om vier uur.", "s1")
+    await portal.send({"type": "read", "stream": stream, "seq": reply["seq"]})
+    assert (await staff.expect("delivery"))["up_to"] == reply["seq"]
+    async with unit_of_work(hub.sessions, hub.events) as db:
+        message = await db.get(Message, reply["id"])
+        current = await db.get(Conversation, conversation.id)
+        assert message is not None and current is not None
+        assert message.delivery_status == "read"
+        message.delivery_error = "voorbeeld"
+        await db.flush()
+        announce_update(db, current, message)
+    for ws in (staff, portal):
+        got = await ws.expect("message_updated")
+        assert (got["seq"], got["message"]["delivery_status"]) == (reply["seq"], "read")
+        await ws.close()

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import update
 
 from hub.db.engine import transaction
-from hub.db.models import Staff
+from hub.db.models import Conversation, Message, Staff
 from hub.events import unit_of_work
 from hub.inbox import actions
-from hub.inbox.store import NewMessage, store_message
+from hub.inbox.store import NewMessage, announce_update, store_message
 from hub.resources import Resources
 from tests.conftest import LiveServer
 from tests.helpers.auth import PASSWORD, start_session
@@ -182,6 +182,12 @@ async def test_an_open_inbox_follows_new_messages_and_status(
     context, page, problems = await _context(browser, live_server, hub, world.anna)
     await page.goto(f"{live_server.url}/app/")
     await _socket_ready(page)
+    # one inbox stream, no subscription per listed conversation
+    for _ in range(100):
+        if await page.evaluate("() => window.zhLive.inbox") is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert await page.evaluate("() => window.zhLive.inbox") == "stream"
     async with unit_of_work(hub.sessions, hub.events) as db:
         conv = await actions.load_visible(db, principal_of(world.anna), world.email.id)
         await store_message(db, conv, NewMessage(
@@ -194,6 +200,36 @@ async def test_an_open_inbox_follows_new_messages_and_status(
         await actions.set_status(db, principal_of(world.bram), conv.id, conv.version,
                                  "resolved")
     await expect(page.locator(f'[data-conversation="{world.email.id}"]')).to_have_count(0)
+    await context.close()
+    assert not problems, problems
+
+
+async def test_a_delivery_status_change_shows_live(
+        browser: Any, live_server: LiveServer, hub: Resources, world: World) -> None:
+    from playwright.async_api import expect
+
+    async with unit_of_work(hub.sessions, hub.events) as db:
+        conv = await actions.load_visible(db, principal_of(world.anna), world.email.id)
+        sent, _ = await store_message(db, conv, NewMessage(
+            channel="email", direction="out", external_id="out1@zorg.test",
+            body_text="De zuster komt om 11 uur.", delivery_status="queued"))
+    context, page, problems = await _context(browser, live_server, hub, world.anna)
+    await page.goto(f"{live_server.url}/app/conversations/{world.email.id}")
+    await _socket_ready(page)
+    label = page.locator(f'[data-seq="{sent.seq}"] .delivery')
+    await expect(label).to_have_text("In de wachtrij")
+    for status, text in (("sent", "Verzonden"), ("failed", "Mislukt")):
+        async with unit_of_work(hub.sessions, hub.events) as db:
+            message = await db.get(Message, sent.id)
+            current = await db.get(Conversation, world.email.id)
+            assert message is not None and current is not None
+            message.delivery_status = status
+            message.delivery_error = "Adres bestaat niet" if status == "failed" else ""
+            await db.flush()
+            announce_update(db, current, message)
+        await expect(label).to_have_text(text)
+    await expect(page.locator(f'[data-seq="{sent.seq}"] .error')).to_have_text(
+        "Adres bestaat niet")
     await context.close()
     assert not problems, problems
 
