@@ -27,9 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aioimaplib
-import asyncpg
 from sqlalchemy import func, select
 
+from bench.scratch import PG_ADMIN, pg_admin
 from hub.channels.email_responses import uid_set
 from hub.db.migrate import upgrade
 from hub.db.models import Message
@@ -39,8 +39,6 @@ from tests.channels import mailgen
 from tests.channels.servers import PASSWORD, Dovecot
 from tests.factories import make_client, make_contact, make_mailbox, make_org
 from workers.mail import ParsePool, sync_once
-
-PG_ADMIN = os.environ.get("ZORGHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 async def bare_fetch(port: int, user: str, batch: int) -> tuple[int, int]:
@@ -93,7 +91,7 @@ def load_mailbox(dovecot: Dovecot, user: str, count: int, seed: int) -> None:
 async def run(count: int, folder: Path) -> tuple[float, float]:
     dovecot = Dovecot(folder / "dovecot")
     database = f"zorghub_bench_{os.getpid()}"
-    await _pg(f"CREATE DATABASE {database}")
+    await pg_admin(f"CREATE DATABASE {database}")
     url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     settings = Settings(data_dir=folder / "data", database_url=f"{url}/{database}",
                         secret_key="bench")
@@ -125,16 +123,8 @@ async def run(count: int, folder: Path) -> tuple[float, float]:
         if hub is not None:
             await hub.close()
         dovecot.stop()
-        await _pg(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await pg_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         shutil.rmtree(folder, ignore_errors=True)
-
-
-async def _pg(sql: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ the class's HTTP status; the ``code`` is stable and documented, the message is f
     │   ├── FileTypeNotAllowed 415: an upload whose type is not on the allowed list
     │   └── MessagingWindowClosed  WhatsApp/Messenger will not take a free answer now
     ├── AuthError              401: not signed in, bad credentials, bad or expired token
+    │   ├── ApiTokenInvalid    no or a wrong bearer token; says how (WWW-Authenticate)
     │   └── LockedOut          429: too many failures; try again later
     ├── Forbidden              403: signed in, but no right to this object
     │   ├── CsrfFailed         the form or request lacks a valid CSRF token
@@ -41,6 +42,10 @@ class HubError(Exception):
     def __str__(self) -> str:
         extra = ", ".join(f"{k}={v!r}" for k, v in self.fields.items())
         return f"{self.message} ({extra})" if extra else self.message
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error response must carry (none for most errors)."""
+        return {}
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -97,6 +102,26 @@ class MessagingWindowClosed(InvalidInput):
 class AuthError(HubError):
     status = 401
     code = "not_authenticated"
+
+
+class ApiTokenInvalid(AuthError):
+    """A bearer-token route without a usable token: a 401 that names the scheme (RFC 6750).
+
+    ``given`` says a token was sent but is unknown or revoked (``error="invalid_token"``);
+    without one the challenge carries no error code, as RFC 6750 section 3.1 asks. The
+    code stays ``not_authenticated``, which docs/api.md documents for both cases.
+    """
+
+    def __init__(self, *, given: bool) -> None:
+        super().__init__("API-token ontbreekt of is ongeldig (Authorization: Bearer ...)",
+                         reason="bad_token" if given else "no_token")
+        self.given = given
+
+    def headers(self) -> dict[str, str]:
+        challenge = 'Bearer realm="zorghub"'
+        if self.given:
+            challenge += ', error="invalid_token"'
+        return {"WWW-Authenticate": challenge}
 
 
 class LockedOut(AuthError):

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.engine import SessionFactory
 from hub.db.models import EmailReceipt, Mailbox, Message
+from hub.db.models.messaging import Channel
 from hub.errors import Conflict
 from hub.events import Events, unit_of_work
 from hub.inbox import quarantine
@@ -227,7 +228,9 @@ async def retry_quarantined(sessions: SessionFactory, events: Events, store: Att
     """Take a quarantined mail in again (after the cause was fixed); the message it became,
     or None when it still fails (the item then says why, and counts the retry)."""
     async with unit_of_work(sessions, events) as session:
-        item = await quarantine.get_item(session, who.organisation_id, item_id)
+        # a WhatsApp/Messenger item is JSON, not mail: its own page replays it as a webhook
+        item = await quarantine.get_item(session, who.organisation_id, item_id,
+                                         source=Channel.EMAIL.value)
         if item.resolved_at is not None:
             raise Conflict("dit item is al verwerkt", id=item_id)
         mailbox = await session.get(Mailbox, item.mailbox_id) if item.mailbox_id else None

@@ -104,16 +104,13 @@ class MetaIngest:
     async def _guarded(self, channel: str, account_id: str, raw: Any, result: IngestResult,
                        work: Any) -> None:
         """Run one item in a savepoint; a failure quarantines it and the rest go on."""
-        # what the item emitted must not go out once its savepoint is rolled back
-        outbox = events._outbox(self.session)
-        emitted = len(outbox)
         try:
-            async with self.session.begin_nested():
+            # what the item emitted does not go out once its savepoint is rolled back
+            async with events.savepoint(self.session):
                 await work
         except Exception as exc:  # boundary: one bad item must not block the delivery
             if transient(exc):
                 raise
-            del outbox[emitted:]
             log.warning("%s: %s item failed", self.ref, channel, exc_info=True)
             await self._quarantine(channel, account_id, raw,
                                    f"kon niet worden opgeslagen: {exc!r}", result)

@@ -43,19 +43,27 @@ async def add(session: AsyncSession, organisation_id: int, *, raw: bytes, reason
 
 
 async def list_items(session: AsyncSession, organisation_id: int, *,
-                     include_resolved: bool = False,
+                     source: str | None = None, include_resolved: bool = False,
                      limit: int = 200) -> Sequence[QuarantinedItem]:
+    """Newest first; only items of ``source`` (``email``, ``whatsapp``, ...) when given."""
     query = select(QuarantinedItem).where(QuarantinedItem.organisation_id == organisation_id)
+    if source is not None:
+        query = query.where(QuarantinedItem.source == source)
     if not include_resolved:
         query = query.where(QuarantinedItem.resolved_at.is_(None))
     return (await session.scalars(
         query.order_by(QuarantinedItem.id.desc()).limit(limit))).all()
 
 
-async def get_item(session: AsyncSession, organisation_id: int,
-                   item_id: int) -> QuarantinedItem:
-    item = await session.scalar(select(QuarantinedItem).where(
-        QuarantinedItem.id == item_id, QuarantinedItem.organisation_id == organisation_id))
+async def get_item(session: AsyncSession, organisation_id: int, item_id: int, *,
+                   source: str | None = None) -> QuarantinedItem:
+    """One of the organisation's items; of ``source`` only, when given (each source has
+    its own pages and its own way to retry: another's item is not found there)."""
+    query = select(QuarantinedItem).where(
+        QuarantinedItem.id == item_id, QuarantinedItem.organisation_id == organisation_id)
+    if source is not None:
+        query = query.where(QuarantinedItem.source == source)
+    item = await session.scalar(query)
     if item is None:
         raise NotFound("geen item in quarantaine", id=item_id)
     return item

@@ -34,7 +34,7 @@ from hub.records.db import command_database, find_organisation
 from hub.records.duplicates import Duplicate, DuplicateIndex
 from hub.records.normalise import fold
 from hub.records.validation import ClientData, parse_client
-from hub.security.audit import Event, record
+from hub.security.audit import Event, Line, record_many
 from hub.security.principal import system_principal
 from hub.settings import Settings
 
@@ -173,6 +173,7 @@ async def write_clients(session: AsyncSession, org_id: int, fresh: list[tuple[in
                         source: str, progress: bool) -> None:
     who = system_principal(org_id, f"import-clients {source}")
     teams: dict[str, Team] = {}
+    lines = []
     for _, data in _bar(fresh, "Importeren", len(fresh), progress):
         team = None
         if data.team:
@@ -180,8 +181,10 @@ async def write_clients(session: AsyncSession, org_id: int, fresh: list[tuple[in
             team = teams.get(key) or await ensure_team(session, org_id, data.team)
             teams[key] = team
         client = await add_client(session, org_id, data, team)
-        await record(session, who, Event.CREATE, client_id=client.id,
-                     object_ref=f"client:{client.id}", detail=f"import uit {source}")
+        lines.append(Line(Event.CREATE, client_id=client.id, object_ref=f"client:{client.id}",
+                          detail=f"import uit {source}"))
+    # in the same transaction, chained at once: one lock and one INSERT, not one per client
+    await record_many(session, who, lines)
 
 
 async def import_clients(sessions: SessionFactory, org_slug: str, table: Table, *,

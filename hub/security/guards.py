@@ -3,6 +3,7 @@
 - ``current_principal(request)``: the signed-in staff member or portal user (second
   factor done), an API token's principal for ``Authorization: Bearer``, else None.
 - ``require_staff`` / ``require_portal``: the same or ``AuthError`` / ``Forbidden``;
+  ``require_api_token``: a token's principal or ``ApiTokenInvalid`` (401, RFC 6750);
   ``hub.web.errors`` turns ``AuthError`` into a redirect to the login page (pages) or a
   401 JSON body (``/api``).
 - ``principal_for_websocket``: the principal behind a websocket handshake, after an
@@ -32,7 +33,7 @@ from starlette.websockets import WebSocket
 from hub.db.base import utcnow
 from hub.db.engine import transaction
 from hub.db.models import ApiToken, PortalUser, Staff, UserSession
-from hub.errors import AuthError, CsrfFailed, Forbidden
+from hub.errors import ApiTokenInvalid, AuthError, CsrfFailed, Forbidden
 from hub.resources import Resources
 from hub.security import audit, sessions
 from hub.security.principal import Principal
@@ -125,9 +126,9 @@ async def _load(conn: HTTPConnection, kind: SessionKind) -> Auth | None:
 
 async def _load_row(conn: HTTPConnection, db: Any, kind: SessionKind, key: str) -> Auth | None:
     hub = hub_of(conn)
-    row = await sessions.find(db, kind, key)
-    user = await _user_of(db, kind, row) if row is not None else None
-    if row is None or user is None:
+    found = await sessions.find_with_user(db, kind, key)  # one round trip, not two
+    row, user = found if found is not None else (None, None)
+    if row is None or user is None or user.organisation_id != row.organisation_id:
         await audit.record_anonymous(db, hub.settings, None, audit.Event.DENIED,
                                      ip=client_ip(conn), user_agent=user_agent(conn),
                                      detail=f"onbekende {kind}-sessie")
@@ -143,16 +144,6 @@ async def _load_row(conn: HTTPConnection, db: Any, kind: SessionKind, key: str) 
         return None
     await sessions.touch(db, row, now)
     return Auth(kind, row, principal)
-
-
-async def _user_of(db: Any, kind: SessionKind, row: UserSession) -> Staff | PortalUser | None:
-    if kind == "staff":
-        user: Staff | PortalUser | None = await db.get(Staff, row.staff_id)
-    else:
-        user = await db.get(PortalUser, row.portal_user_id)
-    if user is None or user.organisation_id != row.organisation_id:
-        return None
-    return user
 
 
 def _principal(kind: SessionKind, row: UserSession, user: Staff | PortalUser) -> Principal:
@@ -226,6 +217,23 @@ async def require_staff(request: Request, roles: set[str] | None = None) -> Prin
     if roles and not has_role(who, roles):
         await audit_denied(request, who, f"rol vereist: {', '.join(sorted(roles))}")
         raise Forbidden("U heeft geen toegang tot deze pagina.", roles=sorted(roles))
+    return who
+
+
+async def require_api_token(request: Request) -> Principal:
+    """An API token's principal, for routes only a token may call (the JSON API).
+
+    No token, or one that is unknown or revoked: ``ApiTokenInvalid`` (401 with a
+    ``WWW-Authenticate: Bearer`` challenge, not a login page). A signed-in staff member or
+    portal user without a token is known but not allowed here: ``Forbidden``, audited.
+    """
+    token = bearer_token(request)
+    who = await (_api_principal(request, token) if token else current_principal(request))
+    if who is None:
+        raise ApiTokenInvalid(given=token is not None)
+    if who.kind != "api":
+        await audit_denied(request, who, f"niet voor {who.kind}: alleen met een API-token")
+        raise Forbidden("Deze API werkt alleen met een API-token.")
     return who
 
 

@@ -93,7 +93,7 @@ async def _check_code(request: Request, db: AsyncSession, flow: Flow, auth: Auth
     if ratelimit.account_locked(user):
         return _code_page(request, flow, target, LOCKED, 429)
     if any(c.isalpha() for c in code):
-        verdict = "ok" if totp.use_recovery_code(user, code) else "wrong"
+        verdict = "ok" if await totp.spend_recovery_code(db, user, code) else "wrong"
         how = "herstelcode gebruikt"
     else:
         verdict = await totp.accept_code(db, user, code)

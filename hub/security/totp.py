@@ -4,7 +4,8 @@ A code is accepted for the current 30-second step or one step either side (clock
 and only for a step later than the last one accepted (``totp_last_step``): the same code
 cannot be used twice, not even by two requests racing, because the step is stored with
 a conditional UPDATE. Recovery codes are random, shown once, and stored as SHA-256
-hashes (they carry 50 bits of randomness, so a fast hash is enough).
+hashes (they carry 50 bits of randomness, so a fast hash is enough); spending one is a
+conditional UPDATE too, so a code lets in one login, however many race with it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import io
+import json
 import secrets
 import time
 from typing import Literal
@@ -20,8 +22,9 @@ from typing import Literal
 import pyotp
 import qrcode
 import qrcode.image.svg
-from sqlalchemy import or_, update
+from sqlalchemy import Text, cast, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.db.models import PortalUser, Staff
 
@@ -29,6 +32,8 @@ ISSUER = "Zorghub"
 STEP_SECONDS = 30
 RECOVERY_CODES = 10
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# rounds of read-and-swap when other codes of the same user are spent at the same moment
+SPEND_ATTEMPTS = 5
 
 Verdict = Literal["ok", "wrong", "replayed"]
 
@@ -90,12 +95,28 @@ def hash_recovery_code(code: str) -> str:
     return hashlib.sha256(f"zh-recovery:{normal}".encode()).hexdigest()
 
 
-def use_recovery_code(user: Staff | PortalUser, code: str) -> bool:
-    """Spend one recovery code (it is removed); False when it is not one of them."""
+async def spend_recovery_code(db: AsyncSession, user: Staff | PortalUser, code: str) -> bool:
+    """Spend one recovery code, once; False when it is not (or no longer) one of them.
+
+    The stored list is swapped by a conditional UPDATE on its exact stored text, so of
+    two logins racing with the same code only one changes the row: the other's UPDATE
+    waits for the row, finds it changed and reads the list again, now without the code.
+    Another code spent at the same moment only costs a second round.
+    """
     digest = hash_recovery_code(code)
-    remaining = list(user.recovery_codes or [])
-    if not any(hmac.compare_digest(digest, h) for h in remaining):
-        return False
-    remaining.remove(digest)
-    user.recovery_codes = remaining
-    return True
+    model = type(user)
+    stored_text = cast(model.recovery_codes, Text)
+    for _ in range(SPEND_ATTEMPTS):
+        stored = await db.scalar(select(stored_text).where(model.id == user.id))
+        remaining = [h for h in json.loads(stored or "[]") if isinstance(h, str)]
+        if stored is None or not any(hmac.compare_digest(digest, h) for h in remaining):
+            return False
+        remaining.remove(digest)
+        result = await db.execute(
+            update(model).where(model.id == user.id, stored_text == stored)
+            .values(recovery_codes=remaining)
+            .execution_options(synchronize_session=False))
+        if getattr(result, "rowcount", 0):
+            set_committed_value(user, "recovery_codes", remaining)
+            return True
+    return False

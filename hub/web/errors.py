@@ -31,7 +31,7 @@ def wants_json(request: Request) -> bool:
 async def error_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HubError)
     if wants_json(request):
-        return JSONResponse(exc.to_json(), status_code=exc.status)
+        return JSONResponse(exc.to_json(), status_code=exc.status, headers=exc.headers())
     if type(exc) is AuthError:
         return login_redirect(request, exc)
     template = "security/break_glass.html" if exc.fields.get("break_glass") else \

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 import hub.web.catalogue_mail  # noqa: F401 - registers the English texts
 from hub.db.engine import transaction
 from hub.db.models import Mailbox
+from hub.db.models.messaging import Channel
 from hub.errors import ChannelError, InvalidInput
 from hub.events import enqueue, unit_of_work
 from hub.inbox import mailboxes, quarantine
@@ -31,6 +32,7 @@ from hub.web.inbox_forms import parse_form
 from hub.web.templates import render
 
 POST = ["POST"]
+EMAIL = Channel.EMAIL.value
 PREVIEW_BYTES = 8 * 1024
 
 
@@ -144,7 +146,9 @@ async def quarantine_list(request: Request) -> Response:
     who = principal_of(request)
     show_all = request.query_params.get("all") == "1"
     async with transaction(hub_of(request).sessions) as db:
-        items = await quarantine.list_items(db, who.organisation_id, include_resolved=show_all)
+        # WhatsApp and Messenger items have their own page (/app/admin/channels/quarantine)
+        items = await quarantine.list_items(db, who.organisation_id, source=EMAIL,
+                                            include_resolved=show_all)
         names = {m.id: m.name for m in await mailboxes.list_mailboxes(db, who.organisation_id)}
     return render(request, "mail/quarantine.html", {
         "items": items, "names": names, "show_all": show_all})
@@ -154,7 +158,7 @@ async def quarantine_item(request: Request) -> Response:
     who = principal_of(request)
     item_id = int(request.path_params["quarantine_id"])
     async with transaction(hub_of(request).sessions) as db:
-        item = await quarantine.get_item(db, who.organisation_id, item_id)
+        item = await quarantine.get_item(db, who.organisation_id, item_id, source=EMAIL)
         await audit.record(db, who, audit.Event.READ, object_ref=f"quarantine:{item.id}",
                            detail="quarantined mail viewed")
     preview = item.raw[:PREVIEW_BYTES].decode("utf-8", errors="replace")
@@ -167,7 +171,7 @@ async def quarantine_raw(request: Request) -> Response:
     who = principal_of(request)
     item_id = int(request.path_params["quarantine_id"])
     async with transaction(hub_of(request).sessions) as db:
-        item = await quarantine.get_item(db, who.organisation_id, item_id)
+        item = await quarantine.get_item(db, who.organisation_id, item_id, source=EMAIL)
         await audit.record(db, who, audit.Event.EXPORT, object_ref=f"quarantine:{item.id}",
                            detail="quarantined mail downloaded")
     return Response(item.raw, media_type="message/rfc822", headers={

@@ -1,5 +1,6 @@
-"""Real mail servers on loopback for tests and the benchmark: Dovecot IMAP, aiosmtpd SMTP
-and a TCP proxy that can cut or slow a connection.
+"""Real mail servers on loopback for tests and the benchmark: Dovecot IMAP and a TCP
+proxy that can cut or slow a connection. The SMTP server (aiosmtpd) is
+``tests.helpers.smtp``, shared with the rest of the suite.
 
 Dovecot follows /work/shared/recipes/dovecot-test.md: a private config in a temporary
 folder, mail owned by the ``dovecot`` user. Every user name logs in with one password
@@ -20,13 +21,10 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import free_port
 
@@ -231,75 +229,6 @@ class CutProxy:
             await writer.drain()
 
 
-class SmtpRecorder:
-    """aiosmtpd handler that keeps every accepted message; can refuse by recipient."""
-
-    def __init__(self) -> None:
-        self.messages: list[Envelope] = []
-        # recipient -> (code, text) answered at RCPT time, e.g. 550 or 451
-        self.refuse: dict[str, str] = {}
-
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def parsed(self, index: int = -1) -> Any:
-        content = self.messages[index].content
-        assert isinstance(content, bytes)
-        return message_from_bytes(content, policy=policy.default)
-
-
-class SmtpServer:
-    """A real aiosmtpd server on 127.0.0.1 (in its own thread), optionally with STARTTLS."""
-
-    def __init__(self, tls_context: ssl.SSLContext | None = None,
-                 auth: tuple[str, str] | None = None) -> None:
-        self.recorder = SmtpRecorder()
-        self.port = free_port()
-        kwargs: dict[str, Any] = {}
-        if tls_context is not None:
-            kwargs.update(tls_context=tls_context, require_starttls=True)
-        if auth is not None:
-            user, password = auth
-            kwargs.update(authenticator=_Authenticator(user, password),
-                          auth_require_tls=tls_context is not None)
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port,
-                                     **kwargs)
-
-    def start(self) -> None:
-        self.controller.start()
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-
-class _Authenticator:
-    def __init__(self, user: str, password: str) -> None:
-        self.user, self.password = user.encode(), password.encode()
-
-    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str,
-                 auth_data: Any) -> Any:
-        from aiosmtpd.smtp import AuthResult, LoginPassword
-
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == self.user
-              and auth_data.password == self.password)
-        # handled=False: aiosmtpd itself answers 535 on failure
-        return AuthResult(success=ok, handled=False)
-
-
-def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
-    return context
-
-
 # -- pytest fixtures (imported by the conftest of each folder that needs them) --------
 
 _users = itertools.count(1)
@@ -321,11 +250,3 @@ def dovecot() -> Iterator[Dovecot]:
 def mail_user(dovecot: Dovecot) -> str:
     """A fresh IMAP account (its own empty INBOX) for one test."""
     return f"zorgteam{os.getpid()}x{next(_users)}"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()

@@ -143,3 +143,34 @@ def test_every_text_of_the_mail_pages_has_an_english_translation(template: str) 
     assert texts and not missing, missing
     for code in ("security:tls", "security:starttls", "security:none"):
         assert i18n.has_translation("nl", code) and i18n.has_translation("en", code)
+
+
+async def test_the_mail_quarantine_shows_and_retries_only_mail(client: httpx.AsyncClient,
+                                                               hub: Resources) -> None:
+    admin, _ = await people(hub)
+    webhook_raw = b'{"object": "whatsapp_business_account", "entry": []}'
+    async with hub.sessions() as session, session.begin():
+        mail = QuarantinedItem(organisation_id=admin.organisation_id, source="email",
+                               external_ref="7/43", raw=b"From: a@x.test\r\n\r\nhoi",
+                               reason="mail: store failed")
+        webhook = QuarantinedItem(organisation_id=admin.organisation_id, source="whatsapp",
+                                  external_ref="webhook:9", raw=webhook_raw,
+                                  reason="whatsapp: onleesbaar")
+        session.add_all([mail, webhook])
+    await signed_in(client, hub, admin)
+    for url in ("/app/admin/quarantine", "/app/admin/quarantine?all=1"):
+        listing = (await client.get(url)).text
+        assert f"/app/admin/quarantine/{mail.id}" in listing and "mail: store failed" in listing
+        assert f"/app/admin/quarantine/{webhook.id}" not in listing
+        assert "whatsapp: onleesbaar" not in listing
+
+    base = f"/app/admin/quarantine/{webhook.id}"
+    assert (await client.get(base)).status_code == 404
+    assert (await client.get(f"{base}/raw")).status_code == 404
+    assert (await client.post(f"{base}/retry")).status_code == 404
+    async with hub.sessions() as session:
+        webhook = await session.get(QuarantinedItem, webhook.id)
+        assert webhook is not None and webhook.resolved_at is None and webhook.retries == 0
+        assert await session.scalar(select(Message)) is None  # JSON never became "mail"
+    channel_page = await client.get("/app/admin/channels/quarantine")
+    assert f"/app/admin/channels/quarantine/{webhook.id}" in channel_page.text

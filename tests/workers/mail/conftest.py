@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from hub.resources import Resources
-from tests.channels.servers import Dovecot, dovecot, mail_user, smtp_server  # noqa: F401
+from tests.channels.servers import Dovecot, dovecot, mail_user  # noqa: F401
 from tests.factories import make_mailbox, make_org
+from tests.helpers.smtp import smtp_server  # noqa: F401
 
 
 @dataclasses.dataclass

@@ -19,8 +19,9 @@ from hub.inbox.reply import queue_reply
 from hub.realtime.topics import conversation_channel
 from hub.resources import Resources
 from hub.security.principal import Principal
-from tests.channels.servers import SmtpServer, free_port, server_tls_context
+from tests.conftest import free_port
 from tests.factories import make_conversation, make_mailbox, make_org, make_staff
+from tests.helpers.smtp import SmtpCapture, server_tls_context
 from workers.main import build_worker
 from workers.outbound import RETRY_DELAYS, SEND_TRIES, send_email
 
@@ -51,8 +52,8 @@ async def load(hub: Resources, message_id: int) -> Message:
 
 
 async def test_temporary_refusal_is_retried_then_given_up(hub: Resources,
-                                                          smtp_server: SmtpServer) -> None:
-    smtp_server.recorder.refuse[RECIPIENT] = "451 4.7.1 Greylisted, try later"
+                                                          smtp_server: SmtpCapture) -> None:
+    smtp_server.refuse[RECIPIENT] = "451 4.7.1 Greylisted, try later"
     message_id, _ = await queued_reply(hub, smtp_server.port)
     for attempt in range(1, SEND_TRIES):
         with pytest.raises(Retry) as retry:
@@ -65,12 +66,12 @@ async def test_temporary_refusal_is_retried_then_given_up(hub: Resources,
     message = await load(hub, message_id)
     assert message.delivery_status == DeliveryStatus.FAILED
     assert "gave up after 6 tries" in (message.delivery_error or "")
-    assert smtp_server.recorder.messages == []
+    assert smtp_server.envelopes == []
 
 
 async def test_permanent_refusal_fails_at_once_and_is_announced(
-        hub: Resources, smtp_server: SmtpServer) -> None:
-    smtp_server.recorder.refuse[RECIPIENT] = "550 5.1.1 No such user"
+        hub: Resources, smtp_server: SmtpCapture) -> None:
+    smtp_server.refuse[RECIPIENT] = "550 5.1.1 No such user"
     message_id, conversation_id = await queued_reply(hub, smtp_server.port)
     message = await load(hub, message_id)
     pubsub = hub.redis.pubsub()
@@ -98,7 +99,7 @@ async def test_no_server_listening_is_temporary(hub: Resources) -> None:
 async def test_starttls_with_login(hub: Resources, dovecot: Any) -> None:
     # the test certificate of the Dovecot fixture serves for SMTP too
     context = server_tls_context(dovecot.dir / "cert.pem", dovecot.dir / "key.pem")
-    server = SmtpServer(tls_context=context, auth=("zorg@oost.test", "smtp-geheim"))
+    server = SmtpCapture(tls_context=context, auth=("zorg@oost.test", "smtp-geheim"))
     server.start()
     try:
         hub.settings = hub.settings.with_changes(mail_ca_file=str(dovecot.cert))
@@ -106,7 +107,7 @@ async def test_starttls_with_login(hub: Resources, dovecot: Any) -> None:
                                            smtp_user="zorg@oost.test",
                                            smtp_password="smtp-geheim")
         assert await send_email({"hub": hub, "job_try": 1}, message_id) == "sent"
-        assert len(server.recorder.messages) == 1
+        assert len(server.envelopes) == 1
         async with hub.sessions() as session, session.begin():
             await session.execute(update(Mailbox).values(smtp_password="fout"))
             await session.execute(update(Message).values(delivery_status="queued"))
@@ -118,7 +119,7 @@ async def test_starttls_with_login(hub: Resources, dovecot: Any) -> None:
 
 
 async def test_the_worker_sends_what_the_inbox_queued(hub: Resources,
-                                                      smtp_server: SmtpServer) -> None:
+                                                      smtp_server: SmtpCapture) -> None:
     message_id, _ = await queued_reply(hub, smtp_server.port, enabled=False)
     worker = build_worker(hub.settings, burst=True, poll_delay=0.05, handle_signals=False)
     try:
@@ -126,7 +127,7 @@ async def test_the_worker_sends_what_the_inbox_queued(hub: Resources,
     finally:
         await worker.close()
     assert (await load(hub, message_id)).delivery_status == DeliveryStatus.SENT
-    [envelope] = smtp_server.recorder.messages
+    [envelope] = smtp_server.envelopes
     assert envelope.rcpt_tos == [RECIPIENT]
 
 

@@ -17,8 +17,8 @@ from hub.inbox.attachments import AttachmentStore, FileData
 from hub.inbox.reply import queue_reply
 from hub.security.principal import Principal
 from tests.channels import mailgen
-from tests.channels.servers import SmtpServer
 from tests.factories import make_client, make_contact, make_staff
+from tests.helpers.smtp import SmtpCapture
 from tests.workers.mail.conftest import MailEnv
 from workers.mail import sync_once
 from workers.outbound import send_email
@@ -29,13 +29,13 @@ DAUGHTER = "ingrid.bakker@familie.test"
 @dataclasses.dataclass
 class Scene:
     env: MailEnv
-    smtp: SmtpServer
+    smtp: SmtpCapture
     staff: Principal
     client_id: int
 
 
 @pytest.fixture
-async def scene(mail_env: MailEnv, smtp_server: SmtpServer) -> Scene:
+async def scene(mail_env: MailEnv, smtp_server: SmtpCapture) -> Scene:
     async with mail_env.hub.sessions() as session, session.begin():
         org = await session.get(Organisation, mail_env.organisation_id)
         assert org is not None
@@ -95,10 +95,10 @@ async def test_reply_chain_threads_and_headers_are_right(scene: Scene) -> None:
         "@zorg.test")
     assert await send_email({"hub": hub, "job_try": 1}, reply.id) == "sent"
     assert await send_email({"hub": hub, "job_try": 2}, reply.id) == "nothing to send (sent)"
-    assert len(scene.smtp.recorder.messages) == 1
+    assert len(scene.smtp.envelopes) == 1
 
-    sent: EmailMessage = scene.smtp.recorder.parsed()
-    envelope = scene.smtp.recorder.messages[0]
+    sent: EmailMessage = scene.smtp.messages[-1]
+    envelope = scene.smtp.envelopes[0]
     assert envelope.mail_from == "zorgteam@zorg.test" and envelope.rcpt_tos == [DAUGHTER]
     assert sent["Message-ID"] == f"<{reply.external_id}>"
     assert sent["In-Reply-To"] == "<a1@familie.test>"
