@@ -167,14 +167,11 @@ async def _lock_chain(session: AsyncSession, organisation_id: int) -> None:
     """Serialise writers of one organisation's chain until the transaction ends.
 
     Two writers that read the same last hash would fork the chain. PostgreSQL: an
-    advisory lock. SQLite: its one write lock, which the driver takes only at the first
-    write of a transaction, so write (a no-op update) before reading the last hash.
+    advisory lock. SQLite: nothing to do, every transaction already holds the one write
+    lock from its start (``BEGIN IMMEDIATE``, see ``hub.db.engine``).
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(7513, :org)"),
-                              {"org": organisation_id})
-    else:
-        await session.execute(text("UPDATE organisations SET id = id WHERE id = :org"),
                               {"org": organisation_id})
 
 
