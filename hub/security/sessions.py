@@ -15,16 +15,17 @@ needs a CSRF token anyway), Secure when ``base_url`` is https.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from typing import Literal
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import Executable, String, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from hub.db.base import utcnow
-from hub.db.models import UserSession
+from hub.db.models import PortalUser, Staff, UserSession
 from hub.settings import Settings
 
 SessionKind = Literal["staff", "portal"]
@@ -89,6 +90,22 @@ async def find(db: AsyncSession, kind: SessionKind, key: str) -> UserSession | N
     column = UserSession.staff_id if kind == "staff" else UserSession.portal_user_id
     return await db.scalar(select(UserSession).where(UserSession.key == key,
                                                      column.is_not(None)))
+
+
+@functools.cache
+def _with_user(kind: SessionKind) -> Executable:
+    """Built once per kind: a handshake storm runs it a thousand times a second."""
+    user: type[Staff | PortalUser] = Staff if kind == "staff" else PortalUser
+    column = UserSession.staff_id if kind == "staff" else UserSession.portal_user_id
+    return (select(UserSession, user).join(user, user.id == column)
+            .where(UserSession.key == bindparam("key", type_=String)))
+
+
+async def find_with_user(db: AsyncSession, kind: SessionKind, key: str
+                         ) -> tuple[UserSession, Staff | PortalUser] | None:
+    """The session row and its user in one round trip (every request and handshake)."""
+    found = (await db.execute(_with_user(kind), {"key": key})).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 async def touch(db: AsyncSession, row: UserSession, now: dt.datetime) -> None:
