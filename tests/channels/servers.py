@@ -3,8 +3,9 @@ proxy that can cut or slow a connection. The SMTP server (aiosmtpd) is
 ``tests.helpers.smtp``, shared with the rest of the suite.
 
 Dovecot follows shared/recipes/dovecot-test.md (beside this repository): a private
-config in a temporary folder, mail owned by the ``dovecot`` user. Every user name logs in with one password
-(a static passdb), so each test simply picks a fresh name and gets an empty INBOX.
+config in a temporary folder, mail owned by the ``dovecot`` user. Every user name logs in
+with one password (a static passdb), so each test simply picks a fresh name and gets an
+empty INBOX.
 """
 
 from __future__ import annotations
