@@ -159,6 +159,23 @@ class LiveServer:
 
 
 @pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """One headless Chromium per test; skips loudly when the binary is missing (CI has it)."""
+    from tests.helpers.browser import ARGS, CHROMIUM, HAVE_CHROMIUM
+
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"BROWSER TEST SKIPPED: {CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
 async def live_server(app: Starlette, hub: Resources) -> AsyncIterator[LiveServer]:
     server = LiveServer(app)
     await server.start()

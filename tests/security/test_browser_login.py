@@ -7,7 +7,7 @@ code is computed with pyotp from the key the setup page shows, as a phone app wo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -15,29 +15,15 @@ import pytest
 from hub.db.models import Staff
 from tests.conftest import LiveServer
 from tests.helpers.auth import PASSWORD
-
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+from tests.helpers.browser import PHONE
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[object]:
-    if not HAVE_CHROMIUM:
-        pytest.skip(f"BROWSER TEST SKIPPED: {CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 360, "height": 740},
-                                                locale="nl-NL")
-            yield await context.new_page()
-        finally:
-            await browser.close()
+async def page(browser: Any) -> AsyncIterator[object]:
+    context = await browser.new_context(viewport=PHONE, locale="nl-NL")
+    yield await context.new_page()
 
 
 async def test_staff_logs_in_with_a_second_factor_in_a_real_browser(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +24,11 @@ from hub.events import unit_of_work
 from hub.resources import Resources
 from tests.conftest import LiveServer
 from tests.helpers.auth import start_session
+from tests.helpers.browser import PHONE, WIDEST
 from tests.helpers.inbox import principal_of
 from tests.ui.conftest import World
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-PHONE = {"width": 360, "height": 740}
-# the elements sticking out on the right, to say what breaks the phone layout
-WIDEST = """[...document.querySelectorAll('body *')]
-  .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-  .slice(0, 5).map((e) => e.tagName + '.' + e.className + '#' + e.id)"""
-
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        pytest.skip(f"BROWSER TEST SKIPPED: {CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def _context(browser: Any, server: LiveServer, hub: Resources,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,37 +25,15 @@ from hub.inbox.store import NewMessage, announce_update, store_message
 from hub.resources import Resources
 from tests.conftest import LiveServer
 from tests.helpers.auth import PASSWORD, start_session
+from tests.helpers.browser import PHONE, WIDEST
 from tests.helpers.inbox import principal_of
 from tests.ui.conftest import World
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-PHONE = {"width": 360, "height": 740}
 TIMEOUT = 10_000
-# the elements sticking out on the right, to say what breaks the phone layout
-WIDEST = """[...document.querySelectorAll('body *')]
-  .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-  .slice(0, 5).map((e) => e.tagName + '.' + e.className + '#' + e.id)"""
 
 pytestmark = pytest.mark.browser
 
 
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        pytest.skip(f"BROWSER TEST SKIPPED: {CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def _context(browser: Any, server: LiveServer, hub: Resources,
