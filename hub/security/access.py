@@ -27,7 +27,6 @@ from hub.db.models import (
     Conversation,
     EmergencyAccess,
     PortalLink,
-    RoomMember,
     TeamMembership,
 )
 from hub.security.principal import Principal
@@ -111,19 +110,3 @@ async def can_see_conversation(
     query = select(exists().where(Conversation.id == conversation_id,
                                   conversation_visibility(who)))
     return bool(await session.scalar(query))
-
-
-async def can_subscribe(session: AsyncSession, who: Principal, stream: str) -> bool:
-    """May ``who`` follow a realtime stream: ``conversation:<id>``, ``room:<id>``, ``inbox``?
-
-    The websocket layer asks this for every subscribe frame, so a socket gets only the
-    streams its pages could show.
-    """
-    kind, _, raw = stream.partition(":")
-    if kind == "conversation" and raw.isdigit():
-        return await can_see_conversation(session, who, int(raw))
-    if kind == "room" and raw.isdigit() and who.kind == "staff":
-        return bool(await session.scalar(select(exists().where(
-            RoomMember.room_id == int(raw), RoomMember.staff_id == who.user_id,
-            RoomMember.organisation_id == who.organisation_id))))
-    return kind == "inbox" and not raw and who.kind == "staff"
