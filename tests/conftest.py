@@ -26,6 +26,7 @@ from hub.app import create_app
 from hub.db.base import Base
 from hub.db.migrate import upgrade
 from hub.privateredis import PrivateRedis
+from hub.realtime.app import uvicorn_options
 from hub.resources import Resources
 from hub.settings import Settings
 
@@ -134,13 +135,15 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A real uvicorn server for the app, on 127.0.0.1 in the test's event loop."""
+    """A real uvicorn server for the app, on 127.0.0.1 in the test's event loop; with
+    ``settings``, websockets are served as ``hub web`` serves them."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, settings: Settings | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, ws="websockets",
-                                log_level="warning", lifespan="on")
+        options = uvicorn_options(settings) if settings is not None else {}
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task[None] | None = None
 
@@ -176,8 +179,9 @@ async def browser() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def live_server(app: Starlette, hub: Resources) -> AsyncIterator[LiveServer]:
-    server = LiveServer(app)
+async def live_server(app: Starlette, hub: Resources,
+                      settings: Settings) -> AsyncIterator[LiveServer]:
+    server = LiveServer(app, settings)
     await server.start()
     try:
         yield server

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 
 from hub.realtime.endpoint import portal_socket, staff_socket
 from hub.realtime.fanout import Fanout
+from hub.realtime.wire import Wire
 from hub.resources import Resources
 from hub.security.policy import PORTAL, STAFF, SecureWebSocketRoute
 from hub.settings import Settings
@@ -43,9 +44,9 @@ async def running(resources: Resources) -> AsyncIterator[Fanout]:
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn should run websockets for this hub (``hub web``, ``hub run``).
 
-    - ``websockets-sansio``: the sans-I/O implementation of the ``websockets`` library;
-      no tasks of its own per socket (the legacy one keeps four), ~25 KiB against ~33
-      KiB per idle socket measured here, and uvicorn deprecates the legacy one.
+    - ``hub.realtime.wire.Wire``: uvicorn's sans-I/O ``websockets`` protocol (no task of
+      its own per socket; the legacy one keeps four and is deprecated) that lets the
+      endpoint take an accepted socket over, so no ASGI task waits on an idle one.
     - no permessage-deflate: ~47-120 KiB per idle socket for compressing chat lines of a
       few hundred bytes is a bad trade (see DESIGN.md's pitfalls).
     - a protocol-level size cap above the protocol's own (``ws_max_frame_bytes``, which
@@ -54,7 +55,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
       see protocol pings.
     """
     return {
-        "ws": "websockets-sansio",
+        "ws": Wire,
         "ws_per_message_deflate": False,
         "ws_max_size": settings.ws_max_frame_bytes * 4,
         "ws_ping_interval": settings.ws_heartbeat_seconds,

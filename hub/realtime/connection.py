@@ -1,12 +1,15 @@
-"""One websocket: its subscriptions, its bounded send queue and the resume-from-database.
+"""One websocket once accepted: its subscriptions, its incoming frames, its sends and the
+resume-from-database.
 
-Frames for a socket go through one queue, written by a writer task that exists only
-while the socket is busy (an idle socket holds no task of its own). The queue is bounded in
+The socket is detached from ASGI (``hub.realtime.wire``): an idle socket holds no task.
+Frames from the client are queued and handled one at a time by a reader task that
+exists only while there are frames (reading pauses when too many wait). Frames to the
+client are written straight to the transport; its buffer is the send queue, bounded in
 bytes (``ws_send_buffer_bytes``): a client that does not read is dropped with
 ``CLOSE_SLOW`` instead of growing memory, and resumes with its last sequence number.
 
-Per subscription, ``cursor`` is the last sequence number queued for the client. A live
-frame is queued only when it is exactly ``cursor + 1``; anything later means a frame was
+Per subscription, ``cursor`` is the last sequence number sent to the client. A live
+frame is sent only when it is exactly ``cursor + 1``; anything later means a frame was
 missed (pub/sub is at-most-once, publishers race after commit) and the subscription
 re-reads the gap from the database (invariant 1). While it does, live frames are
 dropped and noted (``dirty``), and the read repeats until nothing newer is left, so the
@@ -22,9 +25,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from starlette.websockets import WebSocket
-
-from hub.realtime.protocol import CLOSE_SLOW, StreamRef, encode
+from hub.realtime.protocol import CLOSE_FLOOD, CLOSE_SLOW, StreamRef, encode
+from hub.realtime.wire import Wire, text_frame
 
 if TYPE_CHECKING:
     from hub.realtime.inbox import InboxView
@@ -33,12 +35,14 @@ from hub.security.principal import Principal
 
 log = logging.getLogger(__name__)
 PAGE = 200
-# how long a resume may wait for room in the send queue before the socket counts as slow
+# how long a resume may wait for room in the send buffer before the socket counts as slow
 WAIT_FOR_ROOM_SECONDS = 15.0
-# a writer task with nothing to send ends after this long (an idle socket holds no task)
-WRITER_LINGER = 1.0
+RATE_WINDOW_SECONDS = 10.0  # the rate limit counts frames per window of this length
+# frames from the client waiting to be handled before the socket stops reading
+INBOUND_PAUSE = 8
 
 Fetcher = Callable[["Subscription", int], Awaitable[tuple[list[tuple[int, str]], int, bool]]]
+FrameHandler = Callable[[str | None], Awaitable[None]]
 
 
 class Subscription:
@@ -57,35 +61,33 @@ class Subscription:
 
 
 class Connection:
-    """The server side of one authenticated websocket.
+    """The server side of one authenticated websocket (a ``wire.Peer``).
 
     Slots and lazily made containers: an idle socket should cost little beyond what
     uvicorn and ``websockets`` keep for it (``bench/conn_memory.py``).
     """
 
-    __slots__ = ("buffer_bytes", "closing", "fetch", "frames", "handler", "idle_since", "inbox",
-                 "key",
-                 "last_heard", "presence", "presence_id", "queue", "queued", "room_for_more",
-                 "subs", "tasks", "throttle", "wake", "watch_presence", "websocket", "who",
-                 "window", "writer")
+    __slots__ = ("buffer_bytes", "closing", "fetch", "frames", "inbound", "inbox", "key",
+                 "last_heard", "on_end", "on_frame", "presence", "presence_id", "rate_limit",
+                 "reader", "room", "subs", "tasks", "throttle", "watch_presence", "who",
+                 "window", "wire")
 
-    def __init__(self, websocket: WebSocket, who: Principal, *, buffer_bytes: int,
-                 fetch: Fetcher) -> None:
-        self.websocket = websocket
+    def __init__(self, who: Principal, *, buffer_bytes: int, rate_limit: int,
+                 fetch: Fetcher, on_frame: FrameHandler, on_end: Callable[[], None]) -> None:
         self.who = who
         self.key = f"{who.kind}:{who.user_id}"
+        self.wire: Wire | None = None  # set by ``attach``
         self.subs: dict[str, Subscription] = {}
-        self.queue: collections.deque[str] | None = None  # made on the first frame
-        self.queued = 0
         self.buffer_bytes = buffer_bytes
+        self.rate_limit = rate_limit
         self.fetch = fetch
-        self.writer: asyncio.Task[None] | None = None
-        self.wake: asyncio.Event | None = None  # the writer waits on it while idle
-        self.idle_since = 0.0
+        self.on_frame = on_frame
+        self.on_end: Callable[[], None] | None = on_end  # None once called
+        self.inbound: collections.deque[str | None] | None = None  # made on the first frame
+        self.reader: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[None]] | None = None
-        self.room_for_more: asyncio.Event | None = None
+        self.room: asyncio.Future[None] | None = None  # a resume waits on it for room
         self.closing: int | None = None
-        self.handler: asyncio.Task[Any] | None = None
         self.last_heard = time.monotonic()
         self.window = self.last_heard  # rate limit: frames since the window began
         self.frames = 0
@@ -95,87 +97,100 @@ class Connection:
         self.throttle: dict[str, float] | None = None
         self.inbox: InboxView | None = None  # set while the socket follows the inbox
 
-    def heard(self, limit: int, window: float) -> bool:
+    def attach(self, detach: Callable[[Connection, int], Wire]) -> None:
+        """Take the accepted socket over from ASGI (``wire.DETACH``); a resume may fill
+        half the send buffer before it waits for the client to read."""
+        self.wire = detach(self, self.buffer_bytes // 2)
+        if self.closing is not None:  # dropped while the handshake finished
+            self.wire.close(self.closing)
+
+    # --- receiving (``wire.Peer``) ----------------------------------------------------
+
+    def received(self, text: str | None) -> None:
+        """A frame from the client: over the rate limit it ends the socket (``CLOSE_FLOOD``),
+        otherwise it waits its turn for ``on_frame``."""
+        if self.closing is not None:
+            return
+        if not self.heard(RATE_WINDOW_SECONDS):
+            log.warning("websocket flood from %s; closing", self.key)
+            self.drop(CLOSE_FLOOD)
+            return
+        if self.inbound is None:
+            self.inbound = collections.deque()
+        self.inbound.append(text)
+        if len(self.inbound) >= INBOUND_PAUSE and self.wire is not None:
+            self.wire.pause_reading()
+        if self.reader is None:
+            self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            while self.inbound and self.closing is None:
+                text = self.inbound.popleft()
+                if len(self.inbound) < INBOUND_PAUSE and self.wire is not None:
+                    self.wire.resume_reading()
+                await self.on_frame(text)
+        finally:
+            self.reader = None
+            if not self.inbound:
+                self.inbound = None  # an idle socket keeps no queue
+
+    def heard(self, window: float) -> bool:
         """A frame came in; False when it is one too many for the rate limit."""
         now = self.last_heard = time.monotonic()
         if now - self.window >= window:
             self.window, self.frames = now, 0
         self.frames += 1
-        return self.frames <= limit
+        return self.frames <= self.rate_limit
 
     # --- sending --------------------------------------------------------------------
 
-    def push(self, text: str) -> None:
-        """Queue a frame; a full queue drops the socket (it resumes from its cursor)."""
-        if self.closing is not None:
+    def write(self, frame: bytes) -> None:
+        """Send a frame made by ``wire.text_frame``; a full buffer drops the socket (it
+        resumes from its cursor)."""
+        wire = self.wire
+        if self.closing is not None or wire is None:
             return
-        if self.queue is None:
-            self.queue = collections.deque()
-        if self.queued + len(text) > self.buffer_bytes and self.queue:
+        # below the high-water mark (half the buffer) there is room; only above it is
+        # the buffer's size worth asking for
+        if wire.paused and wire.buffered + len(frame) > self.buffer_bytes:
             self.drop(CLOSE_SLOW)
             return
-        self.queue.append(text)
-        self.queued += len(text)
-        if self.writer is None:
-            self.writer = asyncio.get_running_loop().create_task(self._write())
-        elif self.wake is not None:
-            self.wake.set()
+        wire.write(frame)
+
+    def push(self, text: str) -> None:
+        self.write(text_frame(text))
 
     def send(self, frame: dict[str, Any]) -> None:
         self.push(encode(frame))
 
     async def push_waiting(self, text: str) -> None:
-        """Queue a frame of a resume, waiting for room instead of dropping the socket."""
+        """Send a frame of a resume, waiting for the client to read instead of dropping
+        the socket (up to ``WAIT_FOR_ROOM_SECONDS``)."""
         deadline = time.monotonic() + WAIT_FOR_ROOM_SECONDS
-        while self.closing is None and self.queued + len(text) > self.buffer_bytes // 2:
-            self.room_for_more = self.room_for_more or asyncio.Event()
-            self.room_for_more.clear()
+        while self.closing is None and self.wire is not None and self.wire.paused:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.drop(CLOSE_SLOW)
                 return
+            self.room = self.room or asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self.room_for_more.wait(), remaining)
+                await asyncio.wait_for(asyncio.shield(self.room), remaining)
             except TimeoutError:
                 continue
         self.push(text)
 
-    async def _write(self) -> None:
-        """Write queued frames, then wait for more: a busy socket keeps its writer (a
-        wake-up per frame is cheaper than a task per frame, and leaves far less garbage
-        for the cycle collector); ``retire_writer`` ends it when idle."""
-        self.wake = asyncio.Event()
-        try:
-            while self.closing is None:
-                while self.queue and self.closing is None:
-                    text = self.queue.popleft()
-                    self.queued -= len(text)
-                    if self.room_for_more is not None and self.queued <= self.buffer_bytes // 2:
-                        self.room_for_more.set()
-                    await self.websocket.send_text(text)
-                self.wake.clear()
-                self.idle_since = time.monotonic()
-                await self.wake.wait()
-        except Exception:  # boundary: a socket that cannot be written to is gone
-            self.drop(None)
-        finally:
-            self.writer = self.wake = None
-            if self.queue and self.closing is None:  # pushed while being retired
-                self.writer = asyncio.get_running_loop().create_task(self._write())
-            elif not self.queue:
-                self.queue = None  # an idle socket keeps no buffer
-
-    def retire_writer(self, now: float) -> None:
-        """End the writer of a socket that had nothing to send for ``WRITER_LINGER``
-        (housekeeping calls this every second; an idle socket holds no task)."""
-        if (self.writer is not None and not self.queue and self.wake is not None
-                and not self.wake.is_set() and now - self.idle_since > WRITER_LINGER):
-            self.writer.cancel()
+    def drained(self) -> None:
+        """``wire.Peer``: the send buffer has room again."""
+        room, self.room = self.room, None
+        if room is not None and not room.done():
+            room.set_result(None)
 
     # --- live frames and resume -----------------------------------------------------
 
-    def deliver(self, sub: Subscription, seq: int, text: str, hidden: bool) -> None:
-        """A live frame with a sequence number (``hidden``: not for this viewer)."""
+    def deliver(self, sub: Subscription, seq: int, frame: bytes, hidden: bool) -> None:
+        """A live frame with a sequence number, serialised (``hidden``: not for this
+        viewer)."""
         if seq <= sub.cursor:
             return  # already sent (from the database or an earlier publish)
         if sub.syncing:
@@ -186,7 +201,7 @@ class Connection:
             return
         sub.cursor = seq
         if not hidden:
-            self.push(text)
+            self.write(frame)
 
     def resync(self, sub: Subscription) -> None:
         """Read what came after ``sub.cursor`` from the database (again)."""
@@ -245,24 +260,26 @@ class Connection:
     # --- ending ---------------------------------------------------------------------
 
     def drop(self, code: int | None) -> None:
-        """End this socket soon: stop sending, free the queue, wake the handler."""
+        """End this socket: stop reading and sending, say goodbye with ``code``."""
         if self.closing is not None:
             return
         self.closing = code or 1011
-        self.queue = None
-        self.queued = 0
-        for task in list(self.tasks or ()):
-            task.cancel()
-        if self.handler is not None and self.handler is not asyncio.current_task():
-            self.handler.cancel()
+        self._end()
+        if self.wire is not None:
+            self.wire.close(self.closing)
 
-    async def close_quietly(self) -> None:
-        """Say goodbye with the close code, unless the client is not reading at all."""
-        for task in list(self.tasks or ()):
-            task.cancel()
-        if self.writer is not None:
-            self.writer.cancel()
-        try:
-            await asyncio.wait_for(self.websocket.close(self.closing or 1000), 1.0)
-        except Exception:  # boundary: the socket may already be gone or stuck
-            log.debug("close of a websocket failed", exc_info=True)
+    def lost(self) -> None:
+        """``wire.Peer``: the connection is gone."""
+        if self.closing is None:
+            self.closing = 1006
+        self._end()
+
+    def _end(self) -> None:
+        self.inbound = None
+        self.drained()
+        for task in (self.reader, *(self.tasks or ())):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end()

@@ -1,15 +1,15 @@
 """The websocket endpoints ``/ws`` (staff) and ``/portal/ws`` (portal users).
 
 The route's access policy has signed the user in (session cookie, Origin check) before
-the socket is accepted. Then frames are read one at a time, each answered by an ``ack``
-or an ``error`` frame; a bad frame never ends the socket, a flood does
-(``CLOSE_FLOOD``). This module is the socket loop's boundary: it catches everything a
-frame can raise and turns it into an error frame.
+the socket is accepted. Then the socket is handed to a ``Connection`` (``wire.DETACH``)
+and this coroutine returns: no task waits on an idle socket. Frames are handled one at
+a time, each answered by an ``ack`` or an ``error`` frame; a bad frame never ends the
+socket, a flood does (``CLOSE_FLOOD``). ``_handle`` is the boundary: it catches
+everything a frame can raise and turns it into an error frame.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -20,12 +20,12 @@ from hub.realtime import protocol as p
 from hub.realtime.actions import Actions
 from hub.realtime.connection import Connection
 from hub.realtime.fanout import Fanout
+from hub.realtime.wire import ClientDisconnected, detach_of
 from hub.resources import Resources
 from hub.security import guards
 from hub.security.policy import principal_of
 
 log = logging.getLogger(__name__)
-RATE_WINDOW_SECONDS = 10.0
 _ERROR_CODES: dict[type[HubError], str] = {
     Forbidden: p.NOT_ALLOWED, NotFound: p.NOT_FOUND, Conflict: "conflict",
     InvalidInput: p.INVALID_INPUT,
@@ -43,37 +43,38 @@ async def portal_socket(websocket: WebSocket) -> None:
 async def serve(websocket: WebSocket) -> None:
     who = principal_of(websocket)
     guards.forget(websocket)  # the session row cached at the handshake is not needed now
+    detach = detach_of(websocket.scope)
+    if detach is None:
+        log.error("%s needs the hub's websocket protocol (hub.realtime.wire.Wire, as "
+                  "`hub web` runs uvicorn); closing", websocket.url.path)
+        await websocket.close(1011)
+        return
     hub: Resources = websocket.state.hub
     fanout: Fanout = websocket.state.realtime
+    settings = hub.settings
     await websocket.accept()
     actions = Actions(hub, fanout)
-    conn = Connection(websocket, who, buffer_bytes=hub.settings.ws_send_buffer_bytes,
-                      fetch=actions.fetch)
-    actions.conn = conn
-    conn.handler = asyncio.current_task()
-    try:
-        await fanout.add_connection(conn)
-        conn.send(actions.hello())
-        await actions.set_presence("online")
-        settings = hub.settings
-        while conn.closing is None:  # the read loop, inline: one coroutine frame less
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            if not conn.heard(settings.ws_rate_limit, RATE_WINDOW_SECONDS):
-                log.warning("websocket flood from %s; closing", conn.key)
-                conn.drop(p.CLOSE_FLOOD)
-                break
-            await _handle(conn, actions, message.get("text"), settings.ws_max_frame_bytes)
-    except asyncio.CancelledError:
-        if conn.closing is None:
-            raise  # the server is stopping this task, not us
-        asyncio.current_task().uncancel()  # type: ignore[union-attr]
-    finally:
+    max_bytes = settings.ws_max_frame_bytes
+
+    async def on_frame(text: str | None) -> None:
+        await _handle(conn, actions, text, max_bytes)
+
+    def on_end() -> None:
         fanout.remove_connection(conn)
         actions.forget_presence()
-    if conn.closing is not None:
-        await conn.close_quietly()
+
+    conn = Connection(who, buffer_bytes=settings.ws_send_buffer_bytes,
+                      rate_limit=settings.ws_rate_limit, fetch=actions.fetch,
+                      on_frame=on_frame, on_end=on_end)
+    actions.conn = conn
+    await fanout.add_connection(conn)
+    await actions.set_presence("online")
+    try:
+        conn.attach(detach)  # from here on the socket is the connection's
+    except ClientDisconnected:
+        conn.lost()
+        return
+    conn.send(actions.hello())  # first: frames already received are handled after this
 
 
 async def _handle(conn: Connection, actions: Actions, text: str | None,

@@ -32,6 +32,7 @@ from hub.realtime.presence import Presence
 from hub.realtime.recheck import recheck_access
 from hub.realtime.streams import hidden_for
 from hub.realtime.topics import access_channel, inbox_channel, presence_channel
+from hub.realtime.wire import text_frame
 from hub.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -294,17 +295,20 @@ class Fanout:
             watchers = list(self.inbox_watchers.get(int(channel.split(":")[1]), ()))
             await inbox.forward(self.hub, watchers, text)
         elif channel.endswith(":presence"):
+            frame = text_frame(text)
             for conn in list(self.presence_watchers.get(int(channel.split(":")[1]), ())):
-                conn.push(text)
+                conn.write(frame)
         elif channel in self.channels:
             self.fan_out(self.channels[channel], text, json.loads(text))
 
     def fan_out(self, subs: set[Subscription], text: str, payload: dict[str, Any]) -> None:
+        """Hand a published frame to every local subscriber, serialised once for all."""
+        frame = text_frame(text)
         seq = payload.get("seq")
         if payload.get("type") not in SEQUENCED or not isinstance(seq, int):
             # updates and events (message_updated, delivery, read, typing) pass through:
             # their ``seq`` names the message they are about, not a new place in the stream
-            self._pass_through(subs, text, payload)
+            self._pass_through(subs, frame, payload)
             return
         hidden_from_portal: bool | None = None
         for sub in list(subs):
@@ -313,14 +317,14 @@ class Fanout:
                 if hidden_from_portal is None:
                     hidden_from_portal = hidden_for(sub.conn.who, payload)
                 hidden = hidden_from_portal
-            sub.conn.deliver(sub, seq, text, hidden)
+            sub.conn.deliver(sub, seq, frame, hidden)
 
-    def _pass_through(self, subs: set[Subscription], text: str,
+    def _pass_through(self, subs: set[Subscription], frame: bytes,
                       payload: dict[str, Any]) -> None:
         for sub in list(subs):
             if sub.conn.who.kind == "portal" and hidden_for(sub.conn.who, payload):
                 continue  # an update of an internal note
-            sub.conn.push(text)
+            sub.conn.write(frame)
 
     async def recheck(self, org: int, payload: dict[str, Any]) -> None:
         """Rights changed: re-check the sockets concerned before the next frame goes out."""

@@ -1,7 +1,6 @@
 """The fan-out's periodic work, one task per process (no timer per socket):
 
-- close sockets that have been silent for three heartbeats (``CLOSE_HEARTBEAT``), and
-  end the writer task of sockets that had nothing to send for a second;
+- close sockets that have been silent for three heartbeats (``CLOSE_HEARTBEAT``);
 - refresh the presence of live sockets and expire the entries of dead processes;
 - unsubscribe Redis channels no local socket watches any more;
 - the watchdog: a subscriber still behind a stream's last sequence number as the
@@ -71,13 +70,10 @@ async def tick(fanout: Fanout, schedule: Schedule, marks: dict[str, int]) -> Non
 
 
 def close_silent(fanout: Fanout, heartbeat: float) -> None:
-    now = time.monotonic()
-    limit = now - 3 * heartbeat
+    limit = time.monotonic() - 3 * heartbeat
     for conn in fanout.all_connections():
         if conn.last_heard < limit:
             conn.drop(CLOSE_HEARTBEAT)
-        else:
-            conn.retire_writer(now)
 
 
 async def watchdog(fanout: Fanout, marks: dict[str, int]) -> None:

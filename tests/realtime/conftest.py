@@ -4,16 +4,12 @@ group room two of them are in."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
 
 from hub.chat import rooms
 from hub.db.engine import transaction
 from hub.db.models import Organisation, Room, Staff, Team
-from hub.realtime.app import uvicorn_options
 from hub.resources import Resources
 from hub.security.principal import Principal
 from hub.settings import Settings
@@ -49,16 +45,6 @@ async def zorg(hub: Resources) -> Zorg:
     return Zorg(org, team, coordinator, anouk, bram, room)
 
 
-class RealtimeServer(LiveServer):
-    """The app under uvicorn with the websocket options ``hub web`` uses in production."""
-
-    def __init__(self, app: Starlette, settings: Settings) -> None:
-        super().__init__(app)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", **uvicorn_options(settings))
-        self.server = uvicorn.Server(config)
-
-
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """Small limits, so the tests reach them with little traffic."""
@@ -67,11 +53,6 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def live(app: Starlette, hub: Resources, settings: Settings
-               ) -> AsyncIterator[RealtimeServer]:
-    server = RealtimeServer(app, settings)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+def live(live_server: LiveServer) -> LiveServer:
+    """The app under uvicorn as ``hub web`` serves it, with this folder's small limits."""
+    return live_server

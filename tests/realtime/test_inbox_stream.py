@@ -12,8 +12,9 @@ from hub.db.models import AuditRecord, Conversation
 from hub.events import unit_of_work
 from hub.inbox.store import NewMessage, store_message
 from hub.resources import Resources
+from tests.conftest import LiveServer
 from tests.factories import make_client, make_conversation, make_org, make_staff
-from tests.realtime.conftest import RealtimeServer, Zorg
+from tests.realtime.conftest import Zorg
 from tests.realtime.wsclient import WsClient, login
 
 
@@ -32,7 +33,7 @@ async def _follow(ws: WsClient) -> None:
 
 
 async def test_inbox_events_reach_only_staff_who_may_see_them(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     async with transaction(hub.sessions) as db:
         client = await make_client(db, zorg.org, caseload_of=zorg.anouk, given_name="Wim")
         linked = await make_conversation(db, zorg.org, client=client)
@@ -64,7 +65,7 @@ async def test_inbox_events_reach_only_staff_who_may_see_them(
 
 
 async def test_portal_users_have_no_inbox_and_unsubscribe_stops_it(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     async with transaction(hub.sessions) as db:
         unlinked = await make_conversation(db, zorg.org)
     anouk = await login(hub, live.url, zorg.anouk)

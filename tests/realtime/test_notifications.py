@@ -34,7 +34,7 @@ from hub.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import make_client, make_conversation, make_portal_user
 from tests.helpers.smtp import SmtpCapture, body_of
-from tests.realtime.conftest import RealtimeServer, Zorg, principal
+from tests.realtime.conftest import Zorg, principal
 from tests.realtime.wsclient import login
 from workers.notify import send_notification, sweep_notifications
 
@@ -109,7 +109,7 @@ async def _room_with_bram(hub: Resources, zorg: Zorg) -> None:
 
 
 async def test_an_offline_member_is_mailed_a_link_not_the_message(
-        hub: Resources, live: RealtimeServer, zorg: Zorg, smtp: SmtpCapture) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg, smtp: SmtpCapture) -> None:
     await _room_with_bram(hub, zorg)
     stream = f"room:{zorg.room.id}"
     bram = await login(hub, live.url, zorg.bram)  # online: no notification for him
@@ -135,7 +135,7 @@ async def test_an_offline_member_is_mailed_a_link_not_the_message(
 
 
 async def test_reading_first_cancels_the_notification(
-        hub: Resources, live: RealtimeServer, zorg: Zorg, smtp: SmtpCapture) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg, smtp: SmtpCapture) -> None:
     stream = f"room:{zorg.room.id}"
     carla = await login(hub, live.url, zorg.coordinator)
     await carla.post(stream, "Even bellen?", "c1")
@@ -151,7 +151,7 @@ async def test_reading_first_cancels_the_notification(
 
 
 async def test_web_push_is_encrypted_signed_and_gone_subscriptions_fall_back_to_mail(
-        hub: Resources, live: RealtimeServer, zorg: Zorg, smtp: SmtpCapture,
+        hub: Resources, live: LiveServer, zorg: Zorg, smtp: SmtpCapture,
         push_service: tuple[PushService, str]) -> None:
     service, base = push_service
     key, auth, keys = _browser_keys()
@@ -195,7 +195,7 @@ async def test_the_sweep_sends_what_a_lost_job_did_not(
 
 
 async def test_a_portal_user_is_told_of_a_staff_reply(
-        hub: Resources, live: RealtimeServer, zorg: Zorg, smtp: SmtpCapture) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg, smtp: SmtpCapture) -> None:
     async with transaction(hub.sessions) as db:
         client = await make_client(db, zorg.org, caseload_of=zorg.anouk)
         conversation = await make_conversation(db, zorg.org, client=client, channel="portal")

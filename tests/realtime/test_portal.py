@@ -13,8 +13,9 @@ from hub.db.models import AuditRecord, Conversation, Message
 from hub.events import unit_of_work
 from hub.inbox.store import NewMessage, store_message
 from hub.resources import Resources
+from tests.conftest import LiveServer
 from tests.factories import make_client, make_conversation, make_portal_user
-from tests.realtime.conftest import RealtimeServer, Zorg
+from tests.realtime.conftest import Zorg
 from tests.realtime.wsclient import login
 
 
@@ -38,7 +39,7 @@ async def _note(hub: Resources, conversation_id: int, text: str) -> None:
 
 
 async def test_portal_and_staff_chat_and_notes_stay_internal(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     mine, _, daughter = await _portal_world(hub, zorg)
     stream = f"conversation:{mine.id}"
     portal = await login(hub, live.url, daughter)  # type: ignore[arg-type]
@@ -74,7 +75,7 @@ async def test_portal_and_staff_chat_and_notes_stay_internal(
 
 
 async def test_portal_users_see_only_their_own_conversations(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     _, theirs, daughter = await _portal_world(hub, zorg)
     portal = await login(hub, live.url, daughter)  # type: ignore[arg-type]
     for stream in (f"conversation:{theirs.id}", f"room:{zorg.room.id}"):
@@ -91,7 +92,7 @@ async def test_portal_users_see_only_their_own_conversations(
 
 
 async def test_the_staff_socket_does_not_take_a_portal_cookie(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     _, _, daughter = await _portal_world(hub, zorg)
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus

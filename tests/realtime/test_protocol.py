@@ -17,13 +17,14 @@ from hub.events import unit_of_work
 from hub.realtime.topics import room_channel
 from hub.realtime.webpush import b64url
 from hub.resources import Resources
+from tests.conftest import LiveServer
 from tests.factories import make_org, make_staff
-from tests.realtime.conftest import RealtimeServer, Zorg, principal
+from tests.realtime.conftest import Zorg, principal
 from tests.realtime.wsclient import login
 
 
 async def test_bad_frames_get_error_frames_and_the_socket_goes_on(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     ws = await login(hub, live.url, zorg.anouk)
     stream = f"room:{zorg.room.id}"
     cases = [
@@ -54,7 +55,7 @@ async def test_bad_frames_get_error_frames_and_the_socket_goes_on(
 
 
 async def test_streams_one_may_not_see_are_refused_alike_and_leak_nothing(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     async with transaction(hub.sessions) as db:
         other_org = await make_org(db)
         outsider = await make_staff(db, other_org, role="coordinator")
@@ -78,7 +79,7 @@ async def test_streams_one_may_not_see_are_refused_alike_and_leak_nothing(
 
 
 async def test_a_retried_send_is_stored_once_and_acknowledged_with_the_same_seq(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     ws = await login(hub, live.url, zorg.anouk)
     stream = f"room:{zorg.room.id}"
     first = await ws.post(stream, "Dienst overgenomen", "retry-1")
@@ -91,7 +92,7 @@ async def test_a_retried_send_is_stored_once_and_acknowledged_with_the_same_seq(
 
 
 async def test_edits_and_deletes_are_events_live_and_after_a_resume(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     stream = f"room:{zorg.room.id}"
     author = await login(hub, live.url, zorg.anouk)
     watcher = await login(hub, live.url, zorg.coordinator)
@@ -127,7 +128,7 @@ async def test_edits_and_deletes_are_events_live_and_after_a_resume(
 
 
 async def test_typing_and_read_receipts_reach_the_others(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     stream = f"room:{zorg.room.id}"
     anouk = await login(hub, live.url, zorg.anouk)
     carla = await login(hub, live.url, zorg.coordinator)
@@ -153,7 +154,7 @@ async def test_typing_and_read_receipts_reach_the_others(
 
 
 async def test_presence_online_away_offline(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     carla = await login(hub, live.url, zorg.coordinator)
     await carla.send({"type": "subscribe", "stream": "presence"})
     snapshot = await carla.expect("presence_snapshot")
@@ -170,7 +171,7 @@ async def test_presence_online_away_offline(
 
 
 async def test_a_flood_closes_the_socket_with_the_documented_code(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     ws = await login(hub, live.url, zorg.anouk)
     for _ in range(61):
         await ws.send({"type": "ping"})
@@ -178,7 +179,7 @@ async def test_a_flood_closes_the_socket_with_the_documented_code(
 
 
 async def test_a_client_that_does_not_read_is_dropped_and_can_resume(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     stream = f"room:{zorg.room.id}"
     slow = await login(hub, live.url, zorg.anouk)
     await slow.subscribe(stream)
@@ -206,7 +207,7 @@ async def test_a_client_that_does_not_read_is_dropped_and_can_resume(
 
 
 async def test_push_subscriptions_are_stored_once_per_endpoint(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     ws = await login(hub, live.url, zorg.anouk)
     subscription = {"endpoint": "https://push.example.nl/abc",
                     "keys": {"p256dh": b64url(b"\x04" + b"k" * 64), "auth": b64url(b"a" * 16)}}
@@ -220,7 +221,7 @@ async def test_push_subscriptions_are_stored_once_per_endpoint(
 
 
 async def test_a_removed_member_is_told_and_gets_nothing_more(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     stream = f"room:{zorg.room.id}"
     anouk = await login(hub, live.url, zorg.anouk)
     carla = await login(hub, live.url, zorg.coordinator)

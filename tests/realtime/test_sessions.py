@@ -15,8 +15,9 @@ from hub.realtime.topics import access_channel
 from hub.resources import Resources
 from hub.security import sessions
 from hub.settings import Settings
+from tests.conftest import LiveServer
 from tests.helpers.auth import start_session
-from tests.realtime.conftest import RealtimeServer, Zorg
+from tests.realtime.conftest import Zorg
 from tests.realtime.wsclient import open_client
 
 
@@ -26,7 +27,7 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_a_silent_socket_is_closed_and_a_pinging_one_stays(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     name, value, _ = await start_session(hub, zorg.anouk)
     silent = await open_client(live.url, (name, value))
     alive = await open_client(live.url, (name, value))
@@ -40,7 +41,7 @@ async def test_a_silent_socket_is_closed_and_a_pinging_one_stays(
 
 
 async def test_logout_everywhere_closes_the_socket(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     name, value, _ = await start_session(hub, zorg.anouk)
     ws = await open_client(live.url, (name, value))
     async with unit_of_work(hub.sessions, hub.events) as db:
@@ -51,7 +52,7 @@ async def test_logout_everywhere_closes_the_socket(
 
 
 async def test_a_disabled_account_is_closed_by_an_organisation_wide_recheck(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     name, value, _ = await start_session(hub, zorg.bram)
     ws = await open_client(live.url, (name, value))
     other = await open_client(live.url, (await start_session(hub, zorg.anouk))[:2])

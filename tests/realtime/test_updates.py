@@ -11,7 +11,8 @@ from hub.db.models import Conversation, Message
 from hub.events import unit_of_work
 from hub.inbox.store import NewMessage, announce_update, store_message
 from hub.resources import Resources
-from tests.realtime.conftest import RealtimeServer, Zorg
+from tests.conftest import LiveServer
+from tests.realtime.conftest import Zorg
 from tests.realtime.test_portal import _portal_world
 from tests.realtime.wsclient import login
 
@@ -36,7 +37,7 @@ async def _set_status(hub: Resources, message_id: int, status: str, error: str =
 
 
 async def test_subscribers_see_updates_of_messages_they_hold(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     mine, _, daughter = await _portal_world(hub, zorg)
     stream = f"conversation:{mine.id}"
     reply = await _store(hub, mine.id, NewMessage(
@@ -65,7 +66,7 @@ async def test_subscribers_see_updates_of_messages_they_hold(
 
 
 async def test_a_portal_read_over_the_socket_marks_staff_replies_read(
-        hub: Resources, live: RealtimeServer, zorg: Zorg) -> None:
+        hub: Resources, live: LiveServer, zorg: Zorg) -> None:
     mine, _, daughter = await _portal_world(hub, zorg)
     stream = f"conversation:{mine.id}"
     staff = await login(hub, live.url, zorg.anouk)

@@ -4,7 +4,7 @@ reconciling with the database, backoff with the health kept on the mailbox."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import pytest
 from sqlalchemy import func, select, update
@@ -15,17 +15,11 @@ from hub.resources import Resources
 from tests.channels import mailgen
 from tests.channels.servers import free_port
 from tests.factories import make_mailbox
+from tests.helpers.waiting import eventually
 from tests.workers.mail.conftest import MailEnv
 from workers import mail_poller
 from workers.mail import enabled_mailboxes, record_failure, sync_once
 from workers.mail_poller import MailboxPoller, PollerSupervisor, backoff
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
 
 
 async def message_count(hub: Resources) -> int:
