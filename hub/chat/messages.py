@@ -69,13 +69,16 @@ async def _existing(session: AsyncSession, room_id: int, sender: int,
 async def post_message(session: AsyncSession, who: Principal, room_id: int,
                        client_message_id: str, body: str,
                        mentions: list[int] | None = None) -> Posted:
-    """Store a message once; a retry with the same client message id returns the first."""
+    """Store a message once; a retry with the same client message id returns the first.
+
+    A retry is found by the unique (room, sender, client message id) when its insert
+    fails, not looked up before every insert: retries are rare, sends are not."""
     room = await room_for(session, who, room_id)
     assert who.user_id is not None
-    existing = await _existing(session, room.id, who.user_id, client_message_id)
-    if existing is not None:
-        return Posted(existing, False, room)
     if room.archived:
+        existing = await _existing(session, room.id, who.user_id, client_message_id)
+        if existing is not None:
+            return Posted(existing, False, room)
         raise Conflict("Deze kamer is gearchiveerd.", room_id=room.id)
     members = await member_ids(session, room)
     wanted = [m for m in (mentions or []) if m in members and m != who.user_id]
@@ -90,7 +93,7 @@ async def post_message(session: AsyncSession, who: Principal, room_id: int,
     # reflect what next_seq wrote without writing it again: an absolute write at flush
     # could put back a smaller number after a concurrent sender's increment
     set_committed_value(room, "last_seq", message.seq)
-    room.last_message_at = message.created_at
+    set_committed_value(room, "last_message_at", message.created_at)
     emit(session, room_channel(room.organisation_id, room.id),
          message_frame("message", room.id, message.seq, chat_payload(message, who.name)))
     others = [m for m in sorted(members) if m != who.user_id and m not in wanted]
@@ -99,11 +102,12 @@ async def post_message(session: AsyncSession, who: Principal, room_id: int,
 
 async def _insert(session: AsyncSession, who: Principal, room: Room, client_message_id: str,
                   body: str, mentions: list[int]) -> ChatMessage:
+    now = utcnow()
     message = ChatMessage(
         organisation_id=room.organisation_id, room_id=room.id,
-        seq=await next_seq(session, Room, room.id), sender_staff_id=who.user_id,
-        client_message_id=client_message_id, body=body, mentions=mentions,
-        created_at=utcnow(),
+        seq=await next_seq(session, Room, room.id, message_at=now),
+        sender_staff_id=who.user_id, client_message_id=client_message_id, body=body,
+        mentions=mentions, created_at=now,
     )
     session.add(message)
     await session.flush()

@@ -134,6 +134,6 @@ async def _notify_portal(session: AsyncSession, ctx: ReplyContext, conversation:
     if ctx.presence is None:
         return
     users = await portal.linked_portal_users(session, conversation)
-    recipients = [notify.Recipient("portal", user_id) for user_id in users]
     await notify.plan(session, ctx.settings, ctx.presence, conversation.organisation_id,
-                      recipients, f"conversation:{conversation.id}", message.seq)
+                      notify.Audience(portal=users), f"conversation:{conversation.id}",
+                      message.seq)

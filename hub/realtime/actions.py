@@ -21,7 +21,7 @@ from hub.realtime import conversations, inbox, notify, streams, webpush
 from hub.realtime import protocol as p
 from hub.realtime.connection import PAGE, Connection, Subscription
 from hub.realtime.fanout import Fanout
-from hub.realtime.notify import Recipient
+from hub.realtime.notify import Audience
 from hub.realtime.protocol import FrameError, StreamRef
 from hub.resources import Resources
 from hub.security.principal import Principal
@@ -165,7 +165,7 @@ class Actions:
                 posted = await chat.post_message(db, self.who, ref.id, client_message_id,
                                                  body, p.mentions_of(frame))
                 message_id, seq, created = posted.message.id, posted.message.seq, posted.created
-                recipients = [Recipient("staff", i) for i in posted.recipients]
+                recipients = Audience(staff=posted.recipients)
             else:
                 message, created, recipients = await conversations.send(
                     db, self.who, ref.id, client_message_id, body)

@@ -19,7 +19,7 @@ from hub.db.models.messaging import Channel, DeliveryStatus, Direction
 from hub.errors import Conflict, Forbidden
 from hub.events import emit
 from hub.inbox.store import NewMessage, store_message
-from hub.realtime.notify import Recipient
+from hub.realtime.notify import Audience
 from hub.realtime.topics import conversation_channel
 from hub.security import audit
 from hub.security.access import conversation_visibility
@@ -48,7 +48,7 @@ def _new_message(who: Principal, client_message_id: str, body: str) -> NewMessag
 
 
 async def send(db: AsyncSession, who: Principal, conversation_id: int,
-               client_message_id: str, body: str) -> tuple[Message, bool, list[Recipient]]:
+               client_message_id: str, body: str) -> tuple[Message, bool, Audience]:
     """Store a live-chat message once; returns (message, created, who to notify)."""
     conversation = await visible_conversation(db, who, conversation_id)
     if conversation.channel != Channel.PORTAL.value:
@@ -56,24 +56,24 @@ async def send(db: AsyncSession, who: Principal, conversation_id: int,
     message, created = await store_message(db, conversation,
                                            _new_message(who, client_message_id, body))
     if not created:
-        return message, False, []
+        return message, False, Audience()
     await audit.record(db, who, audit.Event.CREATE, client_id=conversation.client_id,
                        object_ref=f"message:{message.id}", detail="live chat")
     return message, True, await _recipients(db, who, conversation)
 
 
 async def _recipients(db: AsyncSession, who: Principal,
-                      conversation: Conversation) -> list[Recipient]:
+                      conversation: Conversation) -> Audience:
     """Staff write to the client's portal users; portal users to the assigned staff."""
     if who.kind == "portal":
         staff = conversation.assignee_staff_id
-        return [Recipient("staff", staff)] if staff else []
+        return Audience(staff=[staff] if staff else [])
     if conversation.client_id is None:
-        return []
+        return Audience()
     users = await db.scalars(select(PortalLink.portal_user_id).where(
         PortalLink.client_id == conversation.client_id,
         PortalLink.organisation_id == conversation.organisation_id))
-    return [Recipient("portal", int(u)) for u in users.all()]
+    return Audience(portal=[int(u) for u in users.all()])
 
 
 async def mark_read(db: AsyncSession, who: Principal, conversation_id: int, seq: int) -> int:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Collection
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,8 +30,9 @@ log = logging.getLogger(__name__)
 JOB = "send_notification"
 
 
-@dataclasses.dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """Someone to notify."""
+
     kind: str  # staff or portal
     id: int
 
@@ -53,21 +56,37 @@ def _column(kind: str) -> str:
     return "staff_id" if kind == "staff" else "portal_user_id"
 
 
-async def _offline(presence: Presence, org: int,
-                   recipients: list[Recipient]) -> list[Recipient]:
-    try:
-        online = await presence.online(org, [r.key for r in recipients])
-    except Exception:  # boundary: without Redis, plan for everyone; the job checks reads
-        log.warning("presence unknown; planning notifications for all", exc_info=True)
-        online = set()
-    return [r for r in recipients if r.key not in online]
+@dataclasses.dataclass(frozen=True)
+class Audience:
+    """Who a new message is for, by id (a room's are all its members but the sender:
+    they become ``Recipient``s only when offline)."""
+
+    staff: Collection[int] = ()
+    portal: Collection[int] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.staff) or bool(self.portal)
+
+
+async def _offline(presence: Presence, org: int, audience: Audience) -> list[Recipient]:
+    offline: list[Recipient] = []
+    for kind, ids in (("staff", audience.staff), ("portal", audience.portal)):
+        if not ids:
+            continue
+        try:
+            online = await presence.online_ids(org, kind, ids)
+        except Exception:  # boundary: without Redis, plan for everyone; the job checks reads
+            log.warning("presence unknown; planning notifications for all", exc_info=True)
+            online = set()
+        offline += [Recipient(kind, i) for i in ids if i not in online]
+    return offline
 
 
 async def plan(db: AsyncSession, settings: Settings, presence: Presence, org: int,
-               recipients: list[Recipient], stream: str, seq: int) -> list[int]:
-    """Plan notifications for the offline ``recipients`` of message ``seq``."""
+               audience: Audience, stream: str, seq: int) -> list[int]:
+    """Plan notifications for the offline part of ``audience`` of message ``seq``."""
     planned = []
-    for recipient in await _offline(presence, org, recipients):
+    for recipient in await _offline(presence, org, audience):
         row = await _plan_one(db, settings, org, recipient, stream, seq)
         if row is not None:
             enqueue(db, JOB, row.id, job_id=f"notify:{row.id}",

