@@ -94,6 +94,7 @@
       if (frame.type === "presence_snapshot") { self.presenceAll(frame.users); }
       if (frame.type === "presence") { self.presence(frame.user, frame.state); }
     };
+    this.rt.watchPresence();
     this.bindComposer();
     this.bindOlder();
     this.bindActions();
@@ -110,13 +111,12 @@
     if (frame.type === "typing") { this.typing(frame.user); }
   };
 
-  /* (re)connected and caught up: only now do frames reach the server (realtime.js drops
-   * what is written before its socket is open, and does not repeat presence watching) */
+  /* (re)connected and caught up: only now do read positions reach the server
+   * (realtime.js drops what is written before its socket is open) */
   Room.prototype.synced = function () {
     this.root.dataset.synced = "1";
     this.readSeq = 0;
     this.markRead();
-    this.rt.watchPresence();
   };
 
   Room.prototype.lastSeq = function () {

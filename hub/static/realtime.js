@@ -43,6 +43,7 @@
     this.lastHeard = 0;
     this.stopped = false;
     this.hello = null;
+    this.watchingPresence = false;
     this.open();
     var self = this;
     this.timer = setInterval(function () { self.tick(); }, 1000);
@@ -110,6 +111,9 @@
     this.heartbeat = frame.heartbeat || 20;
     this.attempt = 0;
     this.status("open");
+    // a new socket starts online and watching nothing: say again what was said before
+    if (document.hidden) { this.presence("away"); }
+    if (this.watchingPresence) { this.write({ type: "subscribe", stream: "presence" }); }
     for (var name in this.streams) {
       this.write({ type: "subscribe", stream: name, after: this.streams[name].last });
     }
@@ -209,7 +213,10 @@
     this.write({ type: "presence", state: state });
   };
 
+  /* Colleagues' presence as frames (a snapshot, then changes), also after reconnects. */
   Realtime.prototype.watchPresence = function () {
+    if (this.watchingPresence) { return; }
+    this.watchingPresence = true;
     this.write({ type: "subscribe", stream: "presence" });
   };
 

@@ -140,3 +140,40 @@ async def test_two_colleagues_chat_live(browser: Any, live_server: LiveServer,
     finally:
         await anna_ctx.close()
         await bram_ctx.close()
+
+
+async def test_presence_follows_a_reconnect(browser: Any, live_server: LiveServer,
+                                            hub: Resources, world: World) -> None:
+    """Anna's socket is dropped by the server (a restart): her page reconnects, resumes
+    and watches presence again, so she sees Bram leave afterwards."""
+    async with unit_of_work(hub.sessions, hub.events) as db:
+        room = await rooms.direct_room(db, principal_of(world.anna), world.bram.id)
+    url = f"{live_server.url}/app/chat/{room.id}"
+    anna_ctx, anna, anna_problems = await _context(browser, live_server, hub, world.anna)
+    bram_ctx, bram, _ = await _context(browser, live_server, hub, world.bram)
+    try:
+        await anna.goto(url)
+        await bram.goto(url)
+        dot = anna.locator(f'[data-presence="staff:{world.bram.id}"]')
+        await dot.and_(anna.locator(".online")).wait_for(state="attached")
+        fanout = live_server.server.lifespan.state["realtime"]
+        for conn in fanout.all_connections():
+            if conn.who.user_id == world.anna.id:
+                conn.drop(1012)  # service restart: the page comes back on its own
+
+        def watching() -> bool:
+            return any(c.who.user_id == world.anna.id
+                       for c in fanout.presence_watchers.get(world.org.id, ()))
+
+        assert not watching()
+        for _ in range(100):  # bounded: 10 s for the backoff and the resume
+            if watching():
+                break
+            await asyncio.sleep(0.1)
+        assert watching(), "the page did not watch presence again after reconnecting"
+        await bram_ctx.close()  # Bram leaves: only a watcher of presence hears of it
+        await dot.and_(anna.locator(".offline")).wait_for(state="attached")
+        assert anna_problems == []
+    finally:
+        await anna_ctx.close()
+        await bram_ctx.close()
