@@ -28,8 +28,8 @@ from bench.realtime_env import Env, rss, run_bare_server
 from tests.conftest import free_port
 
 WARM = 50
-# idle: some seconds without traffic (the hub ends a socket's writer task one second
-# after its last frame, ``connection.WRITER_LINGER``)
+# idle: some seconds without traffic, so what the handshake and the subscribe left
+# behind (a resume's task, the handshake's buffers) is gone on both sides
 IDLE_AFTER = 5.0
 
 

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 import psutil
 
+from bench.scratch import PG_ADMIN, pg_admin
 from hub.db.base import utcnow
 from hub.db.migrate import upgrade
 from hub.db.models import Organisation, Room, RoomMember, Staff, UserSession
@@ -33,7 +34,6 @@ from hub.security import sessions
 from hub.settings import Settings
 from tests.realtime.processes import WebProcess, hub_env
 
-PG_ADMIN = os.environ.get("ZORGHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-key-not-for-production"
 
 
@@ -44,14 +44,6 @@ async def _pg_available() -> bool:
         return False
     await connection.close()
     return True
-
-
-async def _pg(sql: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 class Env:
@@ -70,8 +62,8 @@ class Env:
     async def __aenter__(self) -> Env:
         self.redis.start()
         if await _pg_available():
-            await _pg(f"DROP DATABASE IF EXISTS {self.db_name}")
-            await _pg(f"CREATE DATABASE {self.db_name}")
+            await pg_admin(f"DROP DATABASE IF EXISTS {self.db_name}")
+            await pg_admin(f"CREATE DATABASE {self.db_name}")
             base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
             url = f"{base}/{self.db_name}"
         else:
@@ -89,7 +81,7 @@ class Env:
         if self.hub is not None:
             await self.hub.close()
         if self.settings.database_url.startswith("postgresql"):
-            await _pg(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
+            await pg_admin(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
         self.redis.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
