@@ -1,8 +1,9 @@
 """Offline notifications: web push where the browser subscribed, else an email.
 
-``hub.realtime.notify.plan`` stores a ``PendingNotification`` with the message and
-enqueues ``send_notification`` deferred by ``notify_delay_seconds``. The job sends it
-unless the recipient read the message first (or lost access to it). A sweep every
+``hub.realtime.notify.plan`` stores a ``PendingNotification`` per offline recipient with
+the message and enqueues ``send_notifications`` for them, deferred by
+``notify_delay_seconds``. Each is sent unless its recipient read the message first (or
+lost access to it). A sweep every
 minute sends what is due and was not sent, because a deferred job can be lost (Redis
 down at enqueue time) and missed cron runs are not caught up.
 
@@ -58,6 +59,20 @@ def _claimable(now: dt.datetime) -> Any:
         PendingNotification.sent_at.is_(None),
         and_(PendingNotification.via == "claimed",
              PendingNotification.sent_at < now - CLAIM_LEASE)))
+
+
+async def send_notifications(ctx: dict[str, Any], notification_ids: list[int]) -> dict[str, int]:
+    """The deferred job of one message: send each of its notifications (how many ended
+    which way). One that fails is left to the sweep; the others still go."""
+    outcomes: dict[str, int] = {}
+    for notification_id in notification_ids:
+        try:
+            result = await send_notification(ctx, notification_id)
+        except Exception:  # boundary: one failing notification must not stop the rest
+            log.exception("notification %s failed; the sweep tries again", notification_id)
+            result = "failed"
+        outcomes[result] = outcomes.get(result, 0) + 1
+    return outcomes
 
 
 async def send_notification(ctx: dict[str, Any], notification_id: int) -> str:
@@ -201,5 +216,5 @@ async def sweep_notifications(ctx: dict[str, Any]) -> int:
     return sent
 
 
-FUNCTIONS = [send_notification, sweep_notifications]
+FUNCTIONS = [send_notifications, sweep_notifications]
 CRON_JOBS = [cron(sweep_notifications, second={0}, run_at_startup=True)]

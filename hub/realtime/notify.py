@@ -1,11 +1,11 @@
 """Offline notifications: planned when a message is stored, sent later by a job.
 
 When a recipient has no open socket, a ``PendingNotification`` is stored in the same
-transaction as the message and an arq job is enqueued after commit, deferred by
-``notify_delay_seconds``; ``workers.notify`` sends it (web push, else email) unless the
-recipient read the message first. A recipient with a notification still pending for the
-same stream gets no second one. The text never carries client details (invariant 6):
-only that there is something new, and a link.
+transaction as the message and one arq job per message is enqueued after commit,
+deferred by ``notify_delay_seconds``; ``workers.notify`` sends each (web push, else
+email) unless the recipient read the message first. A recipient with a notification
+still pending for the same stream gets no second one. The text never carries client
+details (invariant 6): only that there is something new, and a link.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Collection
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.base import utcnow
@@ -27,7 +28,9 @@ from hub.realtime.presence import Presence
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
-JOB = "send_notification"
+JOB = "send_notifications"
+# rows per INSERT (8 parameters each, well under either database's limit)
+INSERT_BATCH = 500
 
 
 class Recipient(NamedTuple):
@@ -84,37 +87,43 @@ async def _offline(presence: Presence, org: int, audience: Audience) -> list[Rec
 
 async def plan(db: AsyncSession, settings: Settings, presence: Presence, org: int,
                audience: Audience, stream: str, seq: int) -> list[int]:
-    """Plan notifications for the offline part of ``audience`` of message ``seq``."""
-    planned = []
-    for recipient in await _offline(presence, org, audience):
-        row = await _plan_one(db, settings, org, recipient, stream, seq)
-        if row is not None:
-            enqueue(db, JOB, row.id, job_id=f"notify:{row.id}",
-                    defer_by=float(settings.notify_delay_seconds))
-            planned.append(row.id)
+    """Plan notifications for the offline part of ``audience`` of message ``seq``.
+
+    A bounded number of statements, however many are offline (a room of a hundred
+    colleagues, most of them off duty): one read of what is still pending for the
+    stream (who has one gets no second), one insert of the new rows, and one deferred
+    job that sends them all."""
+    offline = await _offline(presence, org, audience)
+    if not offline:
+        return []
+    pending = await db.execute(select(
+        PendingNotification.staff_id, PendingNotification.portal_user_id).where(
+        PendingNotification.stream == stream, PendingNotification.sent_at.is_(None),
+        PendingNotification.cancelled_at.is_(None)))
+    waiting = {Recipient("staff" if s else "portal", s or p or 0) for s, p in pending}
+    due = utcnow() + dt.timedelta(seconds=settings.notify_delay_seconds)
+    rows = [{"organisation_id": org, "dedupe_key": f"{stream}:seq:{seq}:{r.key}",
+             "stream": stream, "seq": seq, "link": link_for(settings, r.kind, stream),
+             "due_at": due, "staff_id": r.id if r.kind == "staff" else None,
+             "portal_user_id": r.id if r.kind == "portal" else None}
+            for r in offline if r not in waiting]
+    planned: list[int] = []
+    for start in range(0, len(rows), INSERT_BATCH):
+        planned += await _insert(db, rows[start:start + INSERT_BATCH])
+    if planned:
+        enqueue(db, JOB, planned, job_id=f"notify:{stream}:seq:{seq}",
+                defer_by=float(settings.notify_delay_seconds))
     return planned
 
 
-async def _plan_one(db: AsyncSession, settings: Settings, org: int, recipient: Recipient,
-                    stream: str, seq: int) -> PendingNotification | None:
-    column = getattr(PendingNotification, _column(recipient.kind))
-    pending = await db.scalar(select(PendingNotification.id).where(
-        PendingNotification.stream == stream, column == recipient.id,
-        PendingNotification.sent_at.is_(None), PendingNotification.cancelled_at.is_(None)))
-    if pending is not None:
-        return None
-    row = PendingNotification(
-        organisation_id=org, dedupe_key=f"{stream}:seq:{seq}:{recipient.key}", stream=stream,
-        seq=seq, link=link_for(settings, recipient.kind, stream),
-        due_at=utcnow() + dt.timedelta(seconds=settings.notify_delay_seconds),
-        **{_column(recipient.kind): recipient.id})
-    try:
-        async with db.begin_nested():
-            db.add(row)
-            await db.flush()
-    except IntegrityError:
-        return None  # planned already (a retried send)
-    return row
+async def _insert(db: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``; one planned already (same message and recipient) is left out."""
+    connection = await db.connection()
+    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = (dialect_insert(PendingNotification).values(rows)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .returning(PendingNotification.id))
+    return [int(i) for i in (await db.scalars(statement)).all()]
 
 
 async def cancel_read(db: AsyncSession, kind: str, user_id: int, stream: str,

@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,11 +33,11 @@ from hub.realtime import webpush
 from hub.resources import Resources
 from hub.settings import Settings
 from tests.conftest import LiveServer
-from tests.factories import make_client, make_conversation, make_portal_user
+from tests.factories import make_client, make_conversation, make_portal_user, make_staff
 from tests.helpers.smtp import SmtpCapture, body_of
 from tests.realtime.conftest import Zorg, principal
 from tests.realtime.wsclient import login
-from workers.notify import send_notification, sweep_notifications
+from workers.notify import send_notification, send_notifications, sweep_notifications
 
 
 @pytest.fixture
@@ -103,14 +104,14 @@ async def _make_due(hub: Resources) -> list[PendingNotification]:
         return list((await db.scalars(select(PendingNotification))).all())
 
 
-async def _room_with_bram(hub: Resources, zorg: Zorg) -> None:
+async def _add_to_room(hub: Resources, zorg: Zorg, staff_ids: set[int]) -> None:
     async with unit_of_work(hub.sessions, hub.events) as db:
-        await rooms.add_members(db, principal(zorg.coordinator), zorg.room.id, {zorg.bram.id})
+        await rooms.add_members(db, principal(zorg.coordinator), zorg.room.id, staff_ids)
 
 
 async def test_an_offline_member_is_mailed_a_link_not_the_message(
         hub: Resources, live: LiveServer, zorg: Zorg, smtp: SmtpCapture) -> None:
-    await _room_with_bram(hub, zorg)
+    await _add_to_room(hub, zorg, {zorg.bram.id})
     stream = f"room:{zorg.room.id}"
     bram = await login(hub, live.url, zorg.bram)  # online: no notification for him
     carla = await login(hub, live.url, zorg.coordinator)
@@ -118,7 +119,7 @@ async def test_an_offline_member_is_mailed_a_link_not_the_message(
     async with hub.sessions() as db:
         planned = (await db.scalars(select(PendingNotification))).all()
     assert [(n.staff_id, n.stream, n.seq) for n in planned] == [(zorg.anouk.id, stream, 1)]
-    assert await hub.jobs.exists(f"arq:job:notify:{planned[0].id}")
+    assert await hub.jobs.exists(f"arq:job:notify:{stream}:seq:1")  # one job per message
     ctx = {"hub": hub}
     assert await send_notification(ctx, planned[0].id) == "not_due"
     await _make_due(hub)
@@ -131,6 +132,46 @@ async def test_an_offline_member_is_mailed_a_link_not_the_message(
     assert "Jansen" not in text and "gevallen" not in text and "Jansen" not in mail["Subject"]
     assert len(smtp.messages) == 1
     await bram.close()
+    await carla.close()
+
+
+async def test_a_room_of_many_off_duty_colleagues_is_planned_in_a_few_statements(
+        hub: Resources, live: LiveServer, zorg: Zorg, smtp: SmtpCapture) -> None:
+    """Twelve offline members: their notifications cost the send a handful of statements
+    (not four each), and one job per message sends them all."""
+    async with unit_of_work(hub.sessions, hub.events) as db:
+        off_duty = [await make_staff(db, zorg.org) for _ in range(12)]
+    await _add_to_room(hub, zorg, {s.id for s in off_duty})
+    stream = f"room:{zorg.room.id}"
+    carla = await login(hub, live.url, zorg.coordinator)
+    await carla.subscribe(stream)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        statements.append(sql)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        await carla.post(stream, "Wie kan zaterdag de late dienst doen?", "c1")
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    async with hub.sessions() as db:
+        planned = (await db.scalars(select(PendingNotification))).all()
+    wanted = {zorg.anouk.id, *(s.id for s in off_duty)}
+    assert {n.staff_id for n in planned} == wanted
+    touching = [s for s in statements if "pending_notifications" in s]
+    assert len(touching) == 2, touching  # what is pending, then one insert for all
+    assert len(statements) < 16, statements  # the whole send, with its own statements
+    await _make_due(hub)
+    outcomes = await send_notifications({"hub": hub}, [n.id for n in planned])
+    assert outcomes == {"email": len(wanted)}
+    await smtp.wait_for(len(wanted))
+    # a second message while those are unread plans nothing more for them
+    async with transaction(hub.sessions) as db:
+        await db.execute(update(PendingNotification).values(sent_at=None, via=None))
+    await carla.post(stream, "Nog iemand?", "c2")
+    async with hub.sessions() as db:
+        assert len((await db.scalars(select(PendingNotification))).all()) == len(wanted)
     await carla.close()
 
 

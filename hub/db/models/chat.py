@@ -83,7 +83,9 @@ class PendingNotification(Base, OrgScoped):
     """A notification to an offline recipient, sent after a delay unless read first."""
 
     __tablename__ = "pending_notifications"
-    __table_args__ = (UniqueConstraint("dedupe_key"),)
+    # by stream: planning (what is still pending there) and reading (cancel) look it up
+    __table_args__ = (UniqueConstraint("dedupe_key"),
+                      Index("ix_pending_notifications_stream", "stream"))
     staff_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id", ondelete="CASCADE"))
     portal_user_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("portal_users.id", ondelete="CASCADE")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 08:14:19.406631
+Create Date: 2026-11-22 11:16:43.591470
 """
 
 from __future__ import annotations
@@ -595,6 +595,7 @@ def upgrade() -> None:
             ["organisation_id"],
             unique=False,
         )
+        batch_op.create_index("ix_pending_notifications_stream", ["stream"], unique=False)
 
     op.create_table(
         "push_subscriptions",
@@ -1865,6 +1866,7 @@ def downgrade() -> None:
 
     op.drop_table("push_subscriptions")
     with op.batch_alter_table("pending_notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_pending_notifications_stream")
         batch_op.drop_index(batch_op.f("ix_pending_notifications_organisation_id"))
         batch_op.drop_index(batch_op.f("ix_pending_notifications_due_at"))
 
