@@ -19,7 +19,7 @@ from hub.db.models import PushSubscription, ReadMarker, RoomMember, UserSession
 from hub.events import unit_of_work
 from hub.realtime import conversations, inbox, notify, streams, webpush
 from hub.realtime import protocol as p
-from hub.realtime.connection import PAGE, Connection, Subscription
+from hub.realtime.connection import PAGE, RATE_WINDOW_SECONDS, Connection, Subscription
 from hub.realtime.fanout import Fanout
 from hub.realtime.notify import Audience
 from hub.realtime.protocol import FrameError, StreamRef
@@ -62,7 +62,7 @@ class Actions:
                 "heartbeat": settings.ws_heartbeat_seconds,
                 "max_frame_bytes": settings.ws_max_frame_bytes,
                 "rate_limit": {"frames": settings.ws_rate_limit,
-                               "seconds": 10},
+                               "seconds": RATE_WINDOW_SECONDS},
                 "vapid_public_key": self.fanout.vapid_public_key()}
 
     # --- subscriptions --------------------------------------------------------------

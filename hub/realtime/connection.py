@@ -111,7 +111,7 @@ class Connection:
         otherwise it waits its turn for ``on_frame``."""
         if self.closing is not None:
             return
-        if not self.heard(RATE_WINDOW_SECONDS):
+        if not self.heard():
             log.warning("websocket flood from %s; closing", self.key)
             self.drop(CLOSE_FLOOD)
             return
@@ -135,10 +135,10 @@ class Connection:
             if not self.inbound:
                 self.inbound = None  # an idle socket keeps no queue
 
-    def heard(self, window: float) -> bool:
+    def heard(self) -> bool:
         """A frame came in; False when it is one too many for the rate limit."""
         now = self.last_heard = time.monotonic()
-        if now - self.window >= window:
+        if now - self.window >= RATE_WINDOW_SECONDS:
             self.window, self.frames = now, 0
         self.frames += 1
         return self.frames <= self.rate_limit
