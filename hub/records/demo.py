@@ -30,6 +30,7 @@ from hub.records import demo_data as data
 from hub.records.clients import add_client, ensure_team
 from hub.records.db import command_database, ensure_organisation
 from hub.records.demo_chats import seed_conversations
+from hub.records.demo_rooms import seed_rooms
 from hub.records.validation import parse_client
 from hub.security.passwords import hash_password
 from hub.settings import Settings
@@ -85,6 +86,7 @@ async def _seed(session: AsyncSession, org: Organisation) -> None:
     seeded.portal_users = await _portal_users(session, seeded, password_hash)
     _shifts(session, seeded, utcnow())
     await seed_conversations(session, seeded, utcnow())
+    await seed_rooms(session, seeded)
 
 
 async def _staff(session: AsyncSession, org: Organisation, person: data.DemoStaff,

@@ -8,8 +8,10 @@ import phonenumbers
 import pytest
 from sqlalchemy import select
 
+from hub.chat import rooms
 from hub.db.models import (
     CareRelationship,
+    ChatMessage,
     Client,
     ClientContact,
     Conversation,
@@ -17,6 +19,7 @@ from hub.db.models import (
     Organisation,
     PortalLink,
     PortalUser,
+    Room,
     Shift,
     Staff,
     Team,
@@ -68,7 +71,26 @@ async def test_demo_organisation_has_what_was_promised(hub: Resources, settings:
     assert max(days) - min(days) == dt.timedelta(days=6)
     await _check_conversations(hub)
     await _check_portal(hub, clients)
+    await _check_chat(hub, staff)
     assert len(printed) == 14
+
+
+async def _check_chat(hub: Resources, staff: list[Staff]) -> None:
+    """A room per team and a direct conversation, with messages a colleague has not
+    read yet (what the chat pages show at first login)."""
+    room_list = await _all(hub, Room)
+    assert sorted(r.kind for r in room_list) == ["direct", "team", "team"]
+    chat = await _all(hub, ChatMessage)
+    for room in room_list:
+        seqs = sorted(m.seq for m in chat if m.room_id == room.id)
+        assert seqs == list(range(1, room.last_seq + 1)) and seqs
+    sanne = next(s for s in staff if s.email.startswith("sanne.dewit"))
+    daan = next(s for s in staff if s.email.startswith("daan.smits"))
+    assert any(daan.id in (m.mentions or []) for m in chat)
+    async with hub.sessions() as session:
+        listed = await rooms.list_rooms(session, Principal(
+            "staff", sanne.organisation_id, sanne.id, sanne.name, sanne.role))
+    assert [(r["kind"], r["unread"]) for r in listed] == [("team", 3)]
 
 
 async def _check_conversations(hub: Resources) -> None:
