@@ -14,7 +14,7 @@ returns. From then on no task and no coroutine chain is kept per socket:
 - ``Peer.lost`` is called once when the connection is gone, whoever ended it.
 
 Keepalive pings and the closing handshake stay uvicorn's. A server that does not offer
-``DETACH`` (another ASGI server) cannot serve these endpoints; they close with 1011.
+``DETACH`` (another ASGI server) cannot serve these endpoints; they refuse the handshake.
 ``hub web``, ``hub run`` and the tests' live server use this protocol
 (``hub.realtime.app.uvicorn_options``).
 """
