@@ -173,18 +173,13 @@ class Wire(WebSocketsSansIOProtocol):
         if self.peer is None:
             super().handle_close(event)
             return
-        if not self.close_sent:  # the client closes: answer, then end
-            self.transport.write(b"".join(self.conn.data_to_send()))
-            self.close_sent = True
-        self.transport.close()
+        self._flush_and_end()  # the client closes (or answers our close): answer, then end
 
     def handle_parser_exception(self) -> None:
         if self.peer is None:
             super().handle_parser_exception()
             return
-        self.transport.write(b"".join(self.conn.data_to_send()))
-        self.close_sent = True
-        self.transport.close()
+        self._flush_and_end()  # the close frame the protocol queued for the error
 
     def pause_writing(self) -> None:
         if self.peer is None:
@@ -207,8 +202,12 @@ class Wire(WebSocketsSansIOProtocol):
         self.stop_keepalive()
         if not self.close_sent and self.conn.state is State.OPEN:
             self.conn.send_close(1012)
-            self.transport.write(b"".join(self.conn.data_to_send()))
-            self.close_sent = True
+        self._flush_and_end()
+
+    def _flush_and_end(self) -> None:
+        """Write what the protocol has queued (a close frame, or nothing), then end."""
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
         self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
