@@ -23,29 +23,11 @@ from hub.db.models import RoomMember
 from hub.events import unit_of_work
 from hub.resources import Resources
 from tests.conftest import LiveServer
-from tests.helpers.auth import start_session
-from tests.helpers.browser import PHONE, WIDEST
+from tests.helpers.browser import WIDEST, phone_context
 from tests.helpers.inbox import principal_of
 from tests.ui.conftest import World
 
 pytestmark = pytest.mark.browser
-
-
-async def _context(browser: Any, server: LiveServer, hub: Resources,
-                   user: Any) -> tuple[Any, Any, list[str]]:
-    """A phone-sized context signed in as ``user``, its page, and what went wrong in it."""
-    context = await browser.new_context(viewport=PHONE, locale="nl-NL")
-    context.set_default_timeout(10_000)
-    name, value, _ = await start_session(hub, user)
-    await context.add_cookies([{"name": name, "value": value, "url": server.url}])
-    page = await context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("console", lambda m: problems.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    return context, page, problems
 
 
 async def _read_seq(hub: Resources, room_id: int, staff_id: int) -> int:
@@ -88,8 +70,8 @@ async def test_two_colleagues_chat_live(browser: Any, live_server: LiveServer,
     async with unit_of_work(hub.sessions, hub.events) as db:
         room = await rooms.direct_room(db, principal_of(world.anna), world.bram.id)
     url = f"{live_server.url}/app/chat/{room.id}"
-    anna_ctx, anna, anna_problems = await _context(browser, live_server, hub, world.anna)
-    bram_ctx, bram, bram_problems = await _context(browser, live_server, hub, world.bram)
+    anna_ctx, anna, anna_problems = await phone_context(browser, live_server.url, hub, world.anna)
+    bram_ctx, bram, bram_problems = await phone_context(browser, live_server.url, hub, world.bram)
     try:
         await bram.goto(f"{live_server.url}/app/chat")
         badge = bram.locator(f'li[data-stream="room:{room.id}"] .badge.unread')
@@ -149,8 +131,8 @@ async def test_presence_follows_a_reconnect(browser: Any, live_server: LiveServe
     async with unit_of_work(hub.sessions, hub.events) as db:
         room = await rooms.direct_room(db, principal_of(world.anna), world.bram.id)
     url = f"{live_server.url}/app/chat/{room.id}"
-    anna_ctx, anna, anna_problems = await _context(browser, live_server, hub, world.anna)
-    bram_ctx, bram, _ = await _context(browser, live_server, hub, world.bram)
+    anna_ctx, anna, anna_problems = await phone_context(browser, live_server.url, hub, world.anna)
+    bram_ctx, bram, _ = await phone_context(browser, live_server.url, hub, world.bram)
     try:
         await anna.goto(url)
         await bram.goto(url)

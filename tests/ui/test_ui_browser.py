@@ -24,35 +24,12 @@ from hub.inbox import actions
 from hub.inbox.store import NewMessage, announce_update, store_message
 from hub.resources import Resources
 from tests.conftest import LiveServer
-from tests.helpers.auth import PASSWORD, start_session
-from tests.helpers.browser import PHONE, WIDEST
+from tests.helpers.auth import PASSWORD
+from tests.helpers.browser import PHONE, WIDEST, phone_context
 from tests.helpers.inbox import principal_of
 from tests.ui.conftest import World
 
-TIMEOUT = 10_000
-
 pytestmark = pytest.mark.browser
-
-
-
-
-async def _context(browser: Any, server: LiveServer, hub: Resources,
-                   user: Any = None) -> tuple[Any, Any, list[str]]:
-    """A phone-sized browser context (signed in as ``user`` when given) and its page."""
-    context = await browser.new_context(viewport=PHONE, locale="nl-NL")
-    context.set_default_timeout(TIMEOUT)
-    if user is not None:
-        name, value, _ = await start_session(hub, user)
-        await context.add_cookies([{"name": name, "value": value, "url": server.url}])
-    page = await context.new_page()
-    problems: list[str] = []
-    # script errors, CSP refusals and failed requests (the browser's own favicon aside)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("console", lambda m: problems.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    return context, page, problems
 
 
 @pytest.fixture
@@ -79,7 +56,7 @@ async def test_staff_work_the_inbox_on_a_phone(browser: Any, live_server: LiveSe
     async with transaction(hub.sessions) as db:
         await db.execute(update(Staff).where(Staff.id == world.anna.id).values(
             totp_secret=secret))
-    context, page, problems = await _context(browser, live_server, hub)
+    context, page, problems = await phone_context(browser, live_server.url, hub)
     url = live_server.url
     await page.goto(f"{url}/app/")
     await page.fill("#email", "anna@zorg.test")
@@ -124,8 +101,8 @@ async def test_portal_user_and_staff_chat_live(browser: Any, live_server: LiveSe
     from playwright.async_api import expect
 
     url = live_server.url
-    staff_ctx, staff, staff_problems = await _context(browser, live_server, hub, world.anna)
-    portal_ctx, portal, portal_problems = await _context(browser, live_server, hub)
+    staff_ctx, staff, staff_problems = await phone_context(browser, url, hub, world.anna)
+    portal_ctx, portal, portal_problems = await phone_context(browser, url, hub)
     await staff.goto(f"{url}/app/conversations/{world.portal.id}")
     await portal.goto(f"{url}/portal/")
     await portal.fill("#email", "ingrid@familie.test")
@@ -156,7 +133,7 @@ async def test_an_open_inbox_follows_new_messages_and_status(
         browser: Any, live_server: LiveServer, hub: Resources, world: World) -> None:
     from playwright.async_api import expect
 
-    context, page, problems = await _context(browser, live_server, hub, world.anna)
+    context, page, problems = await phone_context(browser, live_server.url, hub, world.anna)
     await page.goto(f"{live_server.url}/app/")
     await _socket_ready(page)
     # one inbox stream, no subscription per listed conversation
@@ -190,7 +167,7 @@ async def test_a_delivery_status_change_shows_live(
         sent, _ = await store_message(db, conv, NewMessage(
             channel="email", direction="out", external_id="out1@zorg.test",
             body_text="De zuster komt om 11 uur.", delivery_status="queued"))
-    context, page, problems = await _context(browser, live_server, hub, world.anna)
+    context, page, problems = await phone_context(browser, live_server.url, hub, world.anna)
     await page.goto(f"{live_server.url}/app/conversations/{world.email.id}")
     await _socket_ready(page)
     label = page.locator(f'[data-seq="{sent.seq}"] .delivery')
