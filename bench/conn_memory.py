@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing as mp
 import sys
 from pathlib import Path
 
@@ -24,8 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.realtime_env import Env, rss, run_bare_server
-from tests.conftest import free_port
+from bench.realtime_env import Env, bare_server, rss, ws_url
 
 WARM = 50
 # idle: some seconds without traffic, so what the handshake and the subscribe left
@@ -64,23 +62,16 @@ async def _per_connection(pid: int, open_one: object, count: int) -> float:
 
 async def main(quick: bool) -> None:
     count = 500 if quick else 1000
-    context = mp.get_context("spawn")
     async with Env("memory") as env:
         room_id, cookies = await env.seed(count + WARM)
         (web,) = env.start_web(1)
         assert web.process is not None
-        stream, url = f"room:{room_id}", web.url.replace("http://", "ws://") + "/ws"
+        stream, url = f"room:{room_id}", ws_url(web)
         remaining = iter(cookies)
         ours = await _per_connection(
             web.process.pid, lambda: _ours(url, next(remaining), stream), count)
-        port, ready = free_port(), context.Event()
-        bare_process = context.Process(target=run_bare_server, args=(port, ready), daemon=True)
-        bare_process.start()
-        ready.wait(30)
-        assert bare_process.pid is not None
-        bare = await _per_connection(
-            bare_process.pid, lambda: _bare(f"ws://127.0.0.1:{port}"), count)
-        bare_process.terminate()
+        with bare_server() as (bare_url, bare_pid):
+            bare = await _per_connection(bare_pid, lambda: _bare(bare_url), count)
     print(f"ours: {ours:.1f} KiB per idle authenticated socket (subscribed to a room), "
           f"bare websockets: {bare:.1f} KiB per idle socket; {count} each, no compression")
     print(f"conn_memory: ours={ours:.2f} baseline={bare:.2f} ratio={ours / bare:.2f} "

@@ -30,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.realtime_env import Env, percentile, run_bare_server
-from tests.conftest import free_port
+from bench.realtime_env import Env, bare_server, percentile, ws_url
 
 CLIENT_PROCESSES = 4
 PAD = 250
@@ -143,34 +142,28 @@ async def main(quick: bool) -> None:
     context = mp.get_context("spawn")
     async with Env("fanout") as env:
         room_id, cookies = await env.seed(sockets)
-        a, b = env.start_web(2)
-        bare_port, bare_ready = free_port(), context.Event()
-        bare = context.Process(target=run_bare_server, args=(bare_port, bare_ready), daemon=True)
-        bare.start()
-        bare_ready.wait(30)
-        stream = f"room:{room_id}"
-        ws_urls = [w.url.replace("http://", "ws://") + "/ws" for w in (a, b)]
-        ready, done, results = context.Queue(), context.Event(), context.Queue()
-        share = [cookies[1:][i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
-        clients = [context.Process(target=client_process, daemon=True, args=(
-            {"cookies": part, "ours": ws_urls, "bare": f"ws://127.0.0.1:{bare_port}",
-             "stream": stream}, ready, done, results)) for part in share]
-        for process in clients:
-            process.start()
-        connected = sum(ready.get(timeout=240) for _ in clients)
-        print(f"{connected} sockets to ours (2 processes) and {connected} to the bare server",
-              flush=True)
-        sent = await _send(duration, ws_urls[0], cookies[0], f"ws://127.0.0.1:{bare_port}",
-                           stream)
-        done.set()
-        measured: dict[str, list[float]] = {"ours": [], "bare": []}
-        for _ in clients:
-            part = results.get(timeout=120)
-            for kind in measured:
-                measured[kind].extend(part[kind])
-        for process in clients:
-            process.join(30)
-        bare.terminate()
+        ws_urls = [ws_url(web) for web in env.start_web(2)]
+        with bare_server() as (bare_url, _):
+            stream = f"room:{room_id}"
+            ready, done, results = context.Queue(), context.Event(), context.Queue()
+            share = [cookies[1:][i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
+            clients = [context.Process(target=client_process, daemon=True, args=(
+                {"cookies": part, "ours": ws_urls, "bare": bare_url, "stream": stream},
+                ready, done, results)) for part in share]
+            for process in clients:
+                process.start()
+            connected = sum(ready.get(timeout=240) for _ in clients)
+            print(f"{connected} sockets to ours (2 processes) and {connected} to the bare "
+                  "server", flush=True)
+            sent = await _send(duration, ws_urls[0], cookies[0], bare_url, stream)
+            done.set()
+            measured: dict[str, list[float]] = {"ours": [], "bare": []}
+            for _ in clients:
+                part = results.get(timeout=120)
+                for kind in measured:
+                    measured[kind].extend(part[kind])
+            for process in clients:
+                process.join(30)
         report(measured, sent, connected)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing as mp
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from hub.privateredis import PrivateRedis
 from hub.resources import Resources
 from hub.security import sessions
 from hub.settings import Settings
+from tests.conftest import free_port
 from tests.realtime.processes import WebProcess, hub_env
 
 SECRET = "bench-secret-key-not-for-production"
@@ -160,6 +162,26 @@ def run_bare_server(port: int, ready: Any) -> None:
     """Process target: a bare ``websockets`` server that ``broadcast()``s what it is sent."""
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_bare_server(port, ready))
+
+
+@contextlib.contextmanager
+def bare_server() -> Iterator[tuple[str, int]]:
+    """The bare server in a process of its own, ready: (its ws:// URL, its pid)."""
+    context = mp.get_context("spawn")
+    port, ready = free_port(), context.Event()
+    process = context.Process(target=run_bare_server, args=(port, ready), daemon=True)
+    process.start()
+    try:
+        ready.wait(30)
+        assert process.pid is not None
+        yield f"ws://127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+
+
+def ws_url(web: WebProcess) -> str:
+    """The staff websocket of a ``hub web`` process."""
+    return web.url.replace("http://", "ws://") + "/ws"
 
 
 # --- figures ---------------------------------------------------------------------------

@@ -29,8 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.realtime_env import Env, percentile, run_bare_server
-from tests.conftest import free_port
+from bench.realtime_env import Env, bare_server, percentile, ws_url
 
 CLIENT_PROCESSES = 4
 
@@ -100,35 +99,29 @@ async def main(quick: bool) -> None:
     context = mp.get_context("spawn")
     async with Env("reconnect") as env:
         room_id, cookies = await env.seed(clients)
-        a, b = env.start_web(2)
-        port, ready = free_port(), context.Event()
-        bare = context.Process(target=run_bare_server, args=(port, ready), daemon=True)
-        bare.start()
-        ready.wait(30)
-        stream = f"room:{room_id}"
-        urls = [w.url.replace("http://", "ws://") + "/ws" for w in (a, b)]
-        pipes, processes = [], []
-        for part in (cookies[1:][i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)):
-            mine, theirs = context.Pipe()
-            task = {"cookies": part, "ours": urls, "bare": f"ws://127.0.0.1:{port}",
-                    "stream": stream}
-            processes.append(context.Process(target=client_process, args=(task, theirs),
-                                             daemon=True))
-            pipes.append(mine)
-        for process in processes:
-            process.start()
-        for pipe in pipes:
-            assert pipe.recv() == "connected"
-        await _post(urls[0], cookies[0], stream, 1, 3)
-        for pipe in pipes:
-            pipe.send("drop")
-        for pipe in pipes:
-            assert pipe.recv() == "dropped"
-        await _post(urls[0], cookies[0], stream, 4, missed)  # while everyone is away
-        for pipe in pipes:
-            pipe.send(3)
-        results = [pipe.recv() for pipe in pipes]
-        bare.terminate()
+        urls = [ws_url(web) for web in env.start_web(2)]
+        with bare_server() as (bare_url, _):
+            stream = f"room:{room_id}"
+            pipes, processes = [], []
+            for part in (cookies[1:][i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)):
+                mine, theirs = context.Pipe()
+                task = {"cookies": part, "ours": urls, "bare": bare_url, "stream": stream}
+                processes.append(context.Process(target=client_process, args=(task, theirs),
+                                                 daemon=True))
+                pipes.append(mine)
+            for process in processes:
+                process.start()
+            for pipe in pipes:
+                assert pipe.recv() == "connected"
+            await _post(urls[0], cookies[0], stream, 1, 3)
+            for pipe in pipes:
+                pipe.send("drop")
+            for pipe in pipes:
+                assert pipe.recv() == "dropped"
+            await _post(urls[0], cookies[0], stream, 4, missed)  # while everyone is away
+            for pipe in pipes:
+                pipe.send(3)
+            results = [pipe.recv() for pipe in pipes]
     report(results, list(range(4, 4 + missed)), clients)
 
 
