@@ -117,9 +117,7 @@ async def _load(conn: HTTPConnection, kind: SessionKind) -> Auth | None:
     key = sessions.unsign_key(hub.settings, kind, raw)
     async with transaction(hub.sessions) as db:
         if key is None:
-            await audit.record_anonymous(db, hub.settings, None, audit.Event.DENIED,
-                                         ip=client_ip(conn), user_agent=user_agent(conn),
-                                         detail=f"ongeldige of vervalste {kind}-sessiecookie")
+            await _record_anonymous(db, conn, f"ongeldige of vervalste {kind}-sessiecookie")
             return None
         return await _load_row(conn, db, kind, key)
 
@@ -129,9 +127,7 @@ async def _load_row(conn: HTTPConnection, db: Any, kind: SessionKind, key: str) 
     found = await sessions.find_with_user(db, kind, key)  # one round trip, not two
     row, user = found if found is not None else (None, None)
     if row is None or user is None or user.organisation_id != row.organisation_id:
-        await audit.record_anonymous(db, hub.settings, None, audit.Event.DENIED,
-                                     ip=client_ip(conn), user_agent=user_agent(conn),
-                                     detail=f"onbekende {kind}-sessie")
+        await _record_anonymous(db, conn, f"onbekende {kind}-sessie")
         return None
     principal = _principal(kind, row, user).at(client_ip(conn), user_agent(conn))
     now = utcnow()
@@ -283,15 +279,22 @@ def same_host(origin: str, base_url: str) -> bool:
 
 async def _audit_bad_origin(websocket: WebSocket, kind: SessionKind, origin: str) -> None:
     auth = await session_auth(websocket, kind)
-    detail = f"websocket van vreemde herkomst geweigerd: {origin[:200]}"
-    if auth is not None:
-        await audit_denied(websocket, auth.principal, detail)
+    await _audit_refusal(websocket, auth.principal if auth is not None else None,
+                         f"websocket van vreemde herkomst geweigerd: {origin[:200]}")
+
+
+async def _audit_refusal(conn: HTTPConnection, who: Principal | None, detail: str) -> None:
+    """A refusal, audited as ``who`` when signed in, else as an anonymous visitor."""
+    if who is not None:
+        await audit_denied(conn, who, detail)
         return
-    hub = hub_of(websocket)
-    async with transaction(hub.sessions) as db:
-        await audit.record_anonymous(db, hub.settings, None, audit.Event.DENIED,
-                                     ip=client_ip(websocket), user_agent=user_agent(websocket),
-                                     detail=detail)
+    async with transaction(hub_of(conn).sessions) as db:
+        await _record_anonymous(db, conn, detail)
+
+
+async def _record_anonymous(db: Any, conn: HTTPConnection, detail: str) -> None:
+    await audit.record_anonymous(db, hub_of(conn).settings, None, audit.Event.DENIED,
+                                 ip=client_ip(conn), user_agent=user_agent(conn), detail=detail)
 
 
 # --- CSRF ---------------------------------------------------------------------------
@@ -368,13 +371,6 @@ async def check_csrf(request: Request, *, session_only: bool = False) -> None:
 
 
 async def _audit_csrf(request: Request) -> None:
-    who = await current_principal(request)
-    detail = f"CSRF-token ontbreekt of klopt niet: {request.method} {request.url.path}"
-    if who is not None:
-        await audit_denied(request, who, detail)
-        return
-    hub = hub_of(request)
-    async with transaction(hub.sessions) as db:
-        await audit.record_anonymous(db, hub.settings, None, audit.Event.DENIED,
-                                     ip=client_ip(request), user_agent=user_agent(request),
-                                     detail=detail)
+    await _audit_refusal(request, await current_principal(request),
+                         f"CSRF-token ontbreekt of klopt niet: {request.method} "
+                         f"{request.url.path}")
