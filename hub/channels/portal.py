@@ -96,10 +96,7 @@ async def receive(session: AsyncSession, who: Principal, *, text: str, client_ms
         full_text=body, subject=subject.strip()[:500], sender_name=who.name,
         sender_portal_user_id=who.user_id))
     if created:
-        await _attach(session, store, message, files)
-        await actions.mark_read(session, who, conversation.id, message.seq)
-        await audit.record(session, who, audit.Event.CREATE, client_id=conversation.client_id,
-                           object_ref=f"message:{message.id}", detail="portaalbericht")
+        await _stored(session, who, conversation, message, store, files, "portaalbericht")
     return message
 
 
@@ -120,6 +117,16 @@ async def only_client(session: AsyncSession, who: Principal) -> int:
     if len(ids) != 1:
         raise InvalidInput("kies voor welke cliënt het bericht is", field="client_id")
     return int(ids[0])
+
+
+async def _stored(session: AsyncSession, who: Principal, conversation: Conversation,
+                  message: Message, store: AttachmentStore | None, files: Sequence[FileData],
+                  detail: str) -> None:
+    """A new portal message: its files, the writer's read position, the audit line."""
+    await _attach(session, store, message, files)
+    await actions.mark_read(session, who, conversation.id, message.seq)
+    await audit.record(session, who, audit.Event.CREATE, client_id=conversation.client_id,
+                       object_ref=f"message:{message.id}", detail=detail)
 
 
 async def _attach(session: AsyncSession, store: AttachmentStore | None, message: Message,
@@ -148,10 +155,7 @@ async def reply(session: AsyncSession, who: Principal, conversation: Conversatio
         sender_name=who.name, sender_staff_id=who.user_id,
         delivery_status=DeliveryStatus.SENT.value))
     if created:
-        await _attach(session, store, message, files)
-        await actions.mark_read(session, who, conversation.id, message.seq)
-        await audit.record(session, who, audit.Event.CREATE, client_id=conversation.client_id,
-                           object_ref=f"message:{message.id}", detail="antwoord via portaal")
+        await _stored(session, who, conversation, message, store, files, "antwoord via portaal")
     return message
 
 
