@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
+from bench.scratch import scratch_database
 from hub.db.migrate import upgrade
 from hub.inbox.queries import InboxFilter, inbox_page, unread_counts
 from hub.resources import Resources
@@ -34,17 +34,8 @@ from hub.settings import Settings
 from tests.factories import make_org, make_staff, make_team
 from tests.inbox.test_ui_inbox_plan import CLIENTS, N, _fill
 
-PG_ADMIN = os.environ.get("ZORGHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BARE = ("SELECT * FROM conversations WHERE organisation_id = $1 "
         "ORDER BY last_message_at DESC, id DESC LIMIT 50")
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 async def crowd(hub: Resources) -> Principal:
@@ -81,17 +72,12 @@ async def timed(work: object, rounds: int) -> float:
 
 
 async def main(rounds: int) -> None:
-    name = f"zorghub_bench_inbox_{os.getpid()}"
-    await _admin(f"DROP DATABASE IF EXISTS {name}")
-    await _admin(f"CREATE DATABASE {name}")
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    try:
+    async with scratch_database("zorghub_bench_inbox") as (url, dsn):
         with tempfile.TemporaryDirectory() as folder:
-            url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
             settings = Settings(data_dir=Path(folder), database_url=url)
             await asyncio.to_thread(upgrade, settings)
             hub = await Resources.open(settings)
-            bare = await asyncpg.connect(f"{base}/{name}")  # one connection, like the pool
+            bare = await asyncpg.connect(dsn)  # one connection, like the pool
             try:
                 who = await crowd(hub)
                 ours_ms = await timed(lambda: ours(hub, who), rounds)
@@ -99,8 +85,6 @@ async def main(rounds: int) -> None:
             finally:
                 await bare.close()
                 await hub.close()
-    finally:
-        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     print(f"conversations={N} rounds={rounds} (first page, status open, care worker in a team)")
     print(f"inbox_page: ours={ours_ms:.2f} baseline={bare_ms:.2f} "
           f"ratio={ours_ms / bare_ms:.2f} unit=ms_p50")
